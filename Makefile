@@ -1,0 +1,36 @@
+# Entry points. `make dev` and `make test` bootstrap everything they need on a fresh machine.
+PY := .venv/bin
+PYTEST_ARGS ?=
+
+.PHONY: bootstrap dev test lint typecheck pytest format bench
+
+bootstrap: .venv/.bootstrapped
+
+.venv/.bootstrapped: pyproject.toml uv.lock scripts/bootstrap
+	./scripts/bootstrap
+	touch $@
+
+## Run the coordinator with the embedded devnet (chain, Lightning, oracle, signer) on 127.0.0.1.
+dev: bootstrap
+	$(PY)/coordinator dev
+
+## Every quality gate: lint, format check, type check, the whole test suite.
+test: bootstrap lint typecheck pytest
+
+lint: bootstrap
+	$(PY)/ruff check src tests benchmarks
+	$(PY)/ruff format --check src tests benchmarks
+
+typecheck: bootstrap
+	$(PY)/mypy
+
+pytest: bootstrap
+	$(PY)/pytest $(PYTEST_ARGS)
+
+format: bootstrap
+	$(PY)/ruff check --fix src tests benchmarks
+	$(PY)/ruff format src tests benchmarks
+
+## Benchmarks print figures; they are not part of the test suite.
+bench: bootstrap
+	for script in benchmarks/*.py; do $(PY)/python $$script || exit 1; done

@@ -1,0 +1,1 @@
+"""Adapters to the outside world: databases and clients of the chain, Lightning, oracle, signer."""

@@ -1,0 +1,1 @@
+"""Application layer: HTTP API, background tasks, CLI wiring."""

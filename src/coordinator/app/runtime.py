@@ -1,0 +1,76 @@
+"""The coordinator's running state: settings, databases, identity and background tasks."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+from coincurve import PublicKeyXOnly
+
+from coordinator.adapters.sqlite.database import Database
+from coordinator.adapters.sqlite.identity import ensure_coordinator_identity
+from coordinator.adapters.sqlite.migrations import DATABASES, database_path, migrate
+from coordinator.app.tasks import BackgroundTasks
+from coordinator.config import Settings
+from coordinator_core.keyfile import load_or_create_secret
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    """Everything the HTTP layer and the background tasks share."""
+
+    settings: Settings
+    databases: dict[str, Database]
+    secret_key: bytes
+    tasks: BackgroundTasks = field(default_factory=BackgroundTasks)
+
+    @property
+    def competitions_db(self) -> Database:
+        return self.databases["competitions"]
+
+    @property
+    def users_db(self) -> Database:
+        return self.databases["users"]
+
+    @classmethod
+    async def start(cls, settings: Settings) -> Runtime:
+        """Migrate and open the databases, check the coordinator identity, start tasks."""
+        secret = load_or_create_secret(settings.coordinator.private_key_file)
+        databases: dict[str, Database] = {}
+        try:
+            for name in DATABASES:
+                path = database_path(settings.db.data_folder, name)
+                applied = await asyncio.to_thread(migrate, name, path)
+                if applied:
+                    log.info("%s: applied migrations %s", name, ", ".join(applied))
+                db = Database(name, path, settings.db)
+                db.open()
+                databases[name] = db
+            pubkey = PublicKeyXOnly.from_secret(secret).format().hex()
+            await ensure_coordinator_identity(
+                databases["competitions"], pubkey, settings.coordinator.name
+            )
+        except BaseException:
+            for db in databases.values():
+                db.close()
+            raise
+        return cls(settings=settings, databases=databases, secret_key=secret)
+
+    async def health_problems(self) -> list[str]:
+        """Reasons the service is unhealthy; empty when healthy. Runs ``quick_check`` per DB."""
+        problems = [f"background task {name} is not running" for name in self.tasks.dead()]
+        for name, db in self.databases.items():
+            if not db.writer_alive:
+                problems.append(f"database {name}: writer is not running")
+            elif not await db.quick_check():
+                problems.append(f"database {name}: quick_check failed")
+        return problems
+
+    async def stop(self) -> None:
+        """Stop background tasks, then checkpoint (TRUNCATE) and close every database."""
+        await self.tasks.stop(grace_secs=self.settings.api.shutdown_timeout_secs)
+        for db in self.databases.values():
+            await asyncio.to_thread(db.close)

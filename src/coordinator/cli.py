@@ -1,0 +1,175 @@
+"""The ``coordinator`` command line: serve, dev, db, version."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import NoReturn
+
+import click
+
+from coordinator import __version__
+from coordinator.config import Settings, load_settings
+from coordinator_core.errors import ConfigError, CoordinatorError
+
+log = logging.getLogger("coordinator")
+
+
+def setup_logging(level: str) -> None:
+    """Log to stderr as ``[time LEVEL] logger: message``."""
+    logging.basicConfig(
+        level=level.upper(),
+        format="[%(asctime)s %(levelname)s] %(name)s: %(message)s",
+        stream=sys.stderr,
+        force=True,
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    """Print a one-line error and exit."""
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+class Context:
+    """Lazily loaded settings shared by the subcommands."""
+
+    def __init__(self, config_path: Path | None, level: str | None) -> None:
+        self.config_path = config_path
+        self.level = level
+        self._settings: Settings | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            try:
+                self._settings = load_settings(self.config_path)
+            except ConfigError as exc:
+                fail(exc.message)
+            setup_logging(self.level or self._settings.log_level)
+        return self._settings
+
+
+@click.group()
+@click.option(
+    "-c", "--config", "config_path", type=click.Path(path_type=Path), default=None,
+    help="TOML config file (default: $COORDINATOR_CONFIG or config/local.toml).",
+)  # fmt: skip
+@click.option(
+    "-l", "--level", type=click.Choice(["debug", "info", "warning", "error"]), default=None,
+    help="Log level (overrides the config file).",
+)  # fmt: skip
+@click.pass_context
+def cli(ctx: click.Context, config_path: Path | None, level: str | None) -> None:
+    """Forecast Coordinator: weather competitions settled with ticketed DLCs."""
+    ctx.obj = Context(config_path, level)
+
+
+@cli.command()
+def version() -> None:
+    """Print the version."""
+    click.echo(f"forecast-coordinator {__version__}")
+
+
+@cli.command()
+@click.pass_obj
+def serve(obj: Context) -> None:
+    """Run the coordinator HTTP server and its background tasks."""
+    import uvicorn
+
+    from coordinator.app.server import create_app
+
+    settings = obj.settings
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings),
+            host=settings.api.host,
+            port=settings.api.port,
+            log_level=settings.log_level,
+            timeout_graceful_shutdown=int(settings.api.shutdown_timeout_secs),
+            access_log=settings.log_level == "debug",
+        )
+    )
+    server.run()
+    if not server.started:
+        sys.exit(1)
+
+
+@cli.command()
+@click.pass_obj
+def dev(obj: Context) -> None:
+    """Run the devnet stand-ins and the coordinator; Ctrl-C stops everything."""
+    from coordinator.app.devrunner import run_dev
+
+    try:
+        code = run_dev(obj.settings, obj.config_path)
+    except ConfigError as exc:
+        fail(exc.message)
+    sys.exit(code)
+
+
+@cli.group()
+def db() -> None:
+    """Database migrations."""
+
+
+def _db_names(name: str) -> list[str]:
+    from coordinator.adapters.sqlite.migrations import DATABASES
+
+    return list(DATABASES) if name == "all" else [name]
+
+
+_DB_CHOICE = click.Choice(["all", "competitions", "users"])
+
+
+@db.command()
+@click.option("--db", "name", type=_DB_CHOICE, default="all", show_default=True)
+@click.pass_obj
+def migrate(obj: Context, name: str) -> None:
+    """Apply pending migrations."""
+    from coordinator.adapters.sqlite import migrations
+
+    for db_name in _db_names(name):
+        path = migrations.database_path(obj.settings.db.data_folder, db_name)
+        applied = migrations.migrate(db_name, path)
+        click.echo(
+            f"{db_name}: applied {', '.join(applied) if applied else 'nothing (up to date)'}"
+        )
+
+
+@db.command()
+@click.option("--db", "name", type=click.Choice(["competitions", "users"]), required=True)
+@click.option("--count", type=click.IntRange(min=1), default=1, show_default=True)
+@click.pass_obj
+def rollback(obj: Context, name: str, count: int) -> None:
+    """Roll back the most recent migrations of one database."""
+    from coordinator.adapters.sqlite import migrations
+
+    path = migrations.database_path(obj.settings.db.data_folder, name)
+    undone = migrations.rollback(name, path, count)
+    click.echo(f"{name}: rolled back {', '.join(undone) if undone else 'nothing'}")
+
+
+@db.command()
+@click.option("--db", "name", type=_DB_CHOICE, default="all", show_default=True)
+@click.pass_obj
+def status(obj: Context, name: str) -> None:
+    """List migrations and whether each is applied."""
+    from coordinator.adapters.sqlite import migrations
+
+    for db_name in _db_names(name):
+        path = migrations.database_path(obj.settings.db.data_folder, db_name)
+        for item in migrations.status(db_name, path):
+            click.echo(
+                f"{db_name}\t{item.migration_id}\t{'applied' if item.applied else 'pending'}"
+            )
+
+
+def main() -> None:
+    """Console entry point."""
+    try:
+        cli(standalone_mode=True)
+    except CoordinatorError as exc:
+        fail(exc.message, code=1)

@@ -1,0 +1,174 @@
+"""Typed configuration: a TOML file plus ``COORDINATOR__SECTION__KEY`` environment overrides.
+
+Every key is validated at start-up; unknown keys and bad values are errors with a one-line
+reason. The ``production`` profile refuses the devnet stand-ins.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from coordinator_core.errors import ConfigError
+
+DEFAULT_CONFIG_PATH = Path("config/local.toml")
+ENV_PREFIX = "COORDINATOR__"
+ENV_CONFIG_PATH = "COORDINATOR_CONFIG"
+
+Network = Literal["regtest", "signet", "testnet", "bitcoin"]
+Profile = Literal["development", "test", "production"]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DbSettings(_Section):
+    data_folder: Path = Path("./data")
+    read_connections: int = Field(4, ge=1, le=64)
+    busy_timeout_ms: int = Field(5000, ge=0, le=600_000)
+    synchronous: Literal["OFF", "NORMAL", "FULL", "EXTRA"] = "NORMAL"
+    cache_size: int = -64_000
+    wal_autocheckpoint: int = Field(1000, ge=0)
+    mmap_size: int = Field(268_435_456, ge=0)
+
+
+class ApiSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(9990, ge=1, le=65535)
+    origins: list[str] = ["http://localhost:9990", "http://127.0.0.1:9990"]
+    max_body_bytes: int = Field(1_048_576, ge=1024)
+    shutdown_timeout_secs: float = Field(10.0, gt=0)
+
+
+class CoordinatorSettings(_Section):
+    name: str = Field("coordinator", min_length=1, max_length=64)
+    private_key_file: Path = Path("./creds/coordinator_private_key.pem")
+    oracle_url: str = "http://127.0.0.1:9800"
+    relative_locktime_block_delta: int = Field(144, ge=1, le=32767)
+    required_confirmations: int = Field(1, ge=1)
+    sync_interval_secs: float = Field(15.0, gt=0)
+
+
+class BitcoinSettings(_Section):
+    network: Network = "regtest"
+    esplora_url: str = "http://127.0.0.1:3002"
+    storage_file: Path = Path("./data/bitcoin.db")
+    refresh_blocks_secs: float = Field(15.0, gt=0)
+
+
+class LightningSettings(_Section):
+    base_url: str = "http://127.0.0.1:8180/nodes/coordinator"
+    macaroon_file_path: Path | None = None
+    tls_cert_path: Path | None = None
+    invoice_watch_interval_secs: float = Field(5.0, gt=0)
+    payout_watch_interval_secs: float = Field(5.0, gt=0)
+
+
+class KeymeldSettings(_Section):
+    enabled: bool = True
+    gateway_url: str = "http://127.0.0.1:8090"
+    keygen_session_expiry_secs: int = Field(3600, ge=1)
+    signing_session_expiry_secs: int = Field(300, ge=1)
+
+
+class DevnetSettings(_Section):
+    """Local protocol-compatible stand-ins started by ``coordinator dev``. Never in production."""
+
+    host: Literal["127.0.0.1"] = "127.0.0.1"
+    data_folder: Path = Path("./data/devnet")
+    token: str = Field("devnet-token", min_length=8)
+    chain_port: int = Field(3002, ge=1, le=65535)
+    lightning_port: int = Field(8180, ge=1, le=65535)
+    oracle_port: int = Field(9800, ge=1, le=65535)
+    signer_port: int = Field(8090, ge=1, le=65535)
+    s3_port: int = Field(4566, ge=1, le=65535)
+    startup_timeout_secs: float = Field(30.0, gt=0)
+
+
+class Settings(_Section):
+    profile: Profile = "development"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    db: DbSettings = DbSettings()
+    api: ApiSettings = ApiSettings()
+    coordinator: CoordinatorSettings = CoordinatorSettings()
+    bitcoin: BitcoinSettings = BitcoinSettings()
+    lightning: LightningSettings = LightningSettings()
+    keymeld: KeymeldSettings = KeymeldSettings()
+    devnet: DevnetSettings | None = None
+
+    @model_validator(mode="after")
+    def _production_has_no_stand_ins(self) -> Settings:
+        if self.profile == "production":
+            if self.devnet is not None:
+                raise ValueError("the production profile must not configure [devnet] stand-ins")
+            if self.bitcoin.network == "regtest":
+                raise ValueError("the production profile cannot use the regtest network")
+        return self
+
+
+def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    """Load and validate settings.
+
+    ``path`` defaults to ``$COORDINATOR_CONFIG`` or ``config/local.toml``. An explicitly named
+    file must exist; the default file may be absent, in which case built-in defaults apply.
+    """
+    environ = os.environ if env is None else env
+    explicit = path is not None or ENV_CONFIG_PATH in environ
+    config_path = path or Path(environ.get(ENV_CONFIG_PATH, str(DEFAULT_CONFIG_PATH)))
+    data: dict[str, Any] = {}
+    if config_path.exists():
+        try:
+            data = tomllib.loads(config_path.read_text())
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{config_path}: invalid TOML: {exc}") from exc
+    elif explicit:
+        raise ConfigError(f"config file not found: {config_path}")
+    _apply_env_overrides(data, environ)
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"{config_path}: {_first_error(exc)}") from exc
+
+
+def _apply_env_overrides(data: dict[str, Any], env: Mapping[str, str]) -> None:
+    for name, raw in env.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        keys = [part.lower() for part in name[len(ENV_PREFIX) :].split("__")]
+        if not all(keys):
+            raise ConfigError(f"malformed override variable {name}")
+        target = data
+        for key in keys[:-1]:
+            node = target.setdefault(key, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"{name}: {key} is not a section")
+            target = node
+        target[keys[-1]] = _parse_env_value(raw)
+
+
+def _parse_env_value(raw: str) -> Any:
+    """Interpret an override as a TOML value when it is one (numbers, booleans, arrays)."""
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        return raw
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    location = ".".join(str(part) for part in err["loc"]) or "config"
+    message = err["msg"]
+    if err["type"] == "extra_forbidden":
+        message = "unknown key"
+    return f"{location}: {message}" + (f" (got {err['input']!r})" if _short(err) else "")
+
+
+def _short(err: Any) -> bool:
+    value = err.get("input")
+    return err["type"] != "extra_forbidden" and isinstance(value, str | int | float | bool)

@@ -1,0 +1,1 @@
+"""Domain logic: competition lifecycle, scoring and payouts. No I/O, no HTTP."""

@@ -1,0 +1,25 @@
+"""Registry of devnet services, used by ``coordinator dev`` and the tests to launch them.
+
+Every service is started as ``python -m <module> --host H --port P --data-dir D --token T`` and
+is ready when ``GET <health_path>`` answers 200.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """How to launch one devnet service."""
+
+    name: str
+    title: str
+    module: str
+    port_setting: str  # attribute of DevnetSettings holding the port
+    health_path: str
+    usage: str = ""  # one line printed by `coordinator dev` once the service is ready
+
+
+# Filled in as services are implemented; order is start order (dependencies first).
+SERVICES: list[ServiceSpec] = []
