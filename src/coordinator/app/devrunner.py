@@ -12,19 +12,15 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
-import httpx
-
 from coordinator.config import DevnetSettings, Settings
 from coordinator_core.errors import ConfigError
+from devnet.launcher import ServiceNotReadyError, service_argv, stop_process, wait_http_ready
 from devnet.services import SERVICES, ServiceSpec
-
-STOP_GRACE_SECS = 15.0
 
 
 @dataclass(frozen=True)
@@ -58,13 +54,7 @@ def plan_children(settings: Settings, config_path: Path | None) -> list[Child]:
 def _devnet_child(devnet: DevnetSettings, spec: ServiceSpec) -> Child:
     port = getattr(devnet, spec.port_setting)
     url = f"http://{devnet.host}:{port}"
-    argv = [
-        sys.executable, "-m", spec.module,
-        "--host", devnet.host,
-        "--port", str(port),
-        "--data-dir", str(devnet.data_folder / spec.name),
-        "--token", devnet.token,
-    ]  # fmt: skip
+    argv = service_argv(spec, devnet.host, port, devnet.data_folder / spec.name, devnet.token, [])
     return Child(spec.name, spec.title, argv, url, f"{url}{spec.health_path}", spec.usage)
 
 
@@ -100,26 +90,13 @@ class Supervisor:
         # they are stopped in order by the supervisor.
         process = subprocess.Popen(child.argv, env=env, start_new_session=True)  # noqa: S603
         self.processes.append((child, process))
-        deadline = time.monotonic() + self.startup_timeout
-        with httpx.Client(timeout=1.0) as client:
-            while time.monotonic() < deadline and not self.stop_requested.is_set():
-                if process.poll() is not None:
-                    print(
-                        f"error: {child.title} exited with code {process.returncode}",
-                        file=sys.stderr,
-                    )
-                    return False
-                try:
-                    if client.get(child.health_url).status_code == 200:
-                        return True
-                except httpx.HTTPError:
-                    pass
-                self.stop_requested.wait(0.1)
-        if not self.stop_requested.is_set():
-            print(
-                f"error: {child.title} not ready after {self.startup_timeout:.0f}s", file=sys.stderr
-            )
-        return False
+        try:
+            wait_http_ready(child.health_url, process, self.startup_timeout, self.stop_requested)
+        except ServiceNotReadyError as exc:
+            if not self.stop_requested.is_set():
+                print(f"error: {child.title} did not start: {exc}", file=sys.stderr)
+            return False
+        return True
 
     def _print_ready(self) -> None:
         width = max(len(child.title) for child in self.children)
@@ -142,15 +119,8 @@ class Supervisor:
         return 0
 
     def _stop_all(self) -> None:
-        for child, process in reversed(self.processes):
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout=STOP_GRACE_SECS)
-                except subprocess.TimeoutExpired:
-                    print(f"warning: {child.title} ignored SIGTERM; killing it", file=sys.stderr)
-                    process.kill()
-                    process.wait()
+        for _, process in reversed(self.processes):
+            stop_process(process)
         self.processes.clear()
 
 

@@ -1,0 +1,56 @@
+"""Pieces every devnet service shares: command-line options, control-API auth, serving."""
+
+from __future__ import annotations
+
+import argparse
+import hmac
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import uvicorn
+from fastapi import FastAPI, HTTPException, Request
+
+LOOPBACK = "127.0.0.1"
+
+
+def parse_service_args(
+    description: str,
+    argv: Sequence[str] | None = None,
+    add_arguments: Callable[[argparse.ArgumentParser], None] | None = None,
+) -> argparse.Namespace:
+    """Parse ``--host --port --data-dir --token`` plus any service-specific options."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--host", default=LOOPBACK, choices=[LOOPBACK], help="bind address")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--data-dir", type=Path, required=True, help="persistent state")
+    parser.add_argument("--token", required=True, help="bearer token of the /devnet control API")
+    parser.add_argument("--log-level", default="info")
+    if add_arguments is not None:
+        add_arguments(parser)
+    args = parser.parse_args(argv)
+    args.data_dir.mkdir(parents=True, exist_ok=True)
+    return args
+
+
+def bearer_token_guard(token: str) -> Callable[[Request], None]:
+    """A FastAPI dependency accepting only ``Authorization: Bearer <token>``."""
+    expected = f"Bearer {token}".encode()
+
+    def guard(request: Request) -> None:
+        given = request.headers.get("authorization", "").encode()
+        if not hmac.compare_digest(given, expected):
+            raise HTTPException(status_code=401, detail="missing or wrong devnet bearer token")
+
+    return guard
+
+
+def serve(app: FastAPI, host: str, port: int, log_level: str = "info") -> None:
+    """Run ``app`` with uvicorn until SIGINT/SIGTERM (graceful: lifespan shutdown runs)."""
+    if host != LOOPBACK:
+        raise ValueError("devnet services bind 127.0.0.1 only")
+    logging.basicConfig(
+        level=log_level.upper(), format="[%(asctime)s %(levelname)s] %(name)s: %(message)s"
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
