@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 from pathlib import Path
 from typing import NoReturn
@@ -24,7 +25,8 @@ def setup_logging(level: str) -> None:
         stream=sys.stderr,
         force=True,
     )
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    for noisy in ("httpx", "yoyo"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -92,6 +94,10 @@ def serve(obj: Context) -> None:
             access_log=settings.log_level == "debug",
         )
     )
+    # uvicorn shuts down gracefully on SIGINT/SIGTERM and then re-raises the signal to the
+    # previous handler; exiting 0 there reports the clean shutdown to supervisors.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: sys.exit(0))
     server.run()
     if not server.started:
         sys.exit(1)

@@ -33,6 +33,11 @@ class DatabaseClosedError(RuntimeError):
     """The database was closed (or its writer stopped) before the operation could run."""
 
 
+class TransactionEndedError(RuntimeError):
+    """A write operation committed or rolled back on its own (e.g. ``executescript``), which
+    breaks the one-operation-one-transaction guarantee."""
+
+
 @dataclass
 class _WriteJob:
     fn: Callable[[sqlite3.Connection], Any]
@@ -150,8 +155,13 @@ class Database:
                     try:
                         result = job.fn(conn)
                     except BaseException:
-                        conn.execute("ROLLBACK")
+                        if conn.in_transaction:
+                            conn.execute("ROLLBACK")
                         raise
+                    if not conn.in_transaction:
+                        raise TransactionEndedError(
+                            f"a write on {self.name} ended its transaction itself"
+                        )
                     conn.execute("COMMIT")
                 except BaseException as exc:  # the writer must outlive any single operation
                     job.future.set_exception(exc)

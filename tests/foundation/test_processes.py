@@ -1,0 +1,86 @@
+"""The README's run path: `coordinator serve` and `coordinator dev` as real processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import free_port
+
+
+def isolated_env(tmp_path: Path, api_port: int) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "COORDINATOR__API__PORT": str(api_port),
+        "COORDINATOR__DB__DATA_FOLDER": str(tmp_path / "data"),
+        "COORDINATOR__COORDINATOR__PRIVATE_KEY_FILE": str(tmp_path / "creds" / "key.pem"),
+        "COORDINATOR__BITCOIN__STORAGE_FILE": str(tmp_path / "data" / "bitcoin.db"),
+        "COORDINATOR__DEVNET__DATA_FOLDER": str(tmp_path / "devnet"),
+    }
+    for key in ("chain", "lightning", "oracle", "signer", "s3"):
+        env[f"COORDINATOR__DEVNET__{key.upper()}_PORT"] = str(free_port())
+    return env
+
+
+def wait_healthy(url: str, process: subprocess.Popen[bytes], timeout: float) -> float:
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        assert process.poll() is None, f"exited with {process.returncode}"
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return time.monotonic() - start
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    pytest.fail(f"{url} not healthy after {timeout}s")
+
+
+def test_serve_answers_health_and_checkpoints_on_sigterm(tmp_path: Path) -> None:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "coordinator", "--config", "config/local.toml", "serve"],
+        env=isolated_env(tmp_path, port),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}/api/v1/health_check", process, timeout=10)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 0, stderr.decode()
+    for name in ("competitions.db", "users.db"):
+        assert (tmp_path / "data" / name).exists()
+        wal = tmp_path / "data" / f"{name}-wal"
+        assert not wal.exists() or wal.stat().st_size == 0
+
+
+def test_dev_starts_everything_and_stops_cleanly(tmp_path: Path) -> None:
+    """`coordinator dev` serves the health check, prints the URLs and stops all children."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "coordinator", "--config", "config/local.toml", "dev"],
+        env=isolated_env(tmp_path, port),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}/api/v1/health_check", process, timeout=60)
+    finally:
+        process.send_signal(signal.SIGINT)
+        stdout, _ = process.communicate(timeout=90)
+    assert process.returncode == 0
+    output = stdout.decode()
+    assert "devnet is ready" in output
+    assert f"http://127.0.0.1:{port}" in output
+    # Every child is gone: nothing answers on the coordinator port any more.
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"http://127.0.0.1:{port}/api/v1/health_check", timeout=1)
