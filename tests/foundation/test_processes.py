@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import queue
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -63,23 +66,35 @@ def test_serve_answers_health_and_checkpoints_on_sigterm(tmp_path: Path) -> None
 
 
 def test_dev_starts_everything_and_stops_cleanly(tmp_path: Path) -> None:
-    """`coordinator dev` serves the health check, prints the URLs and stops all children."""
+    """`coordinator dev` prints the URLs once everything is healthy and stops all children."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "coordinator", "--config", "config/local.toml", "dev"],
         env=isolated_env(tmp_path, port),
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
+        text=True,
         start_new_session=True,
     )
+    lines: queue.Queue[str] = queue.Queue()
+    reader = threading.Thread(target=lambda: [lines.put(line) for line in process.stdout or []])
+    reader.start()
+    output = ""
     try:
-        wait_healthy(f"http://127.0.0.1:{port}/api/v1/health_check", process, timeout=60)
+        deadline = time.monotonic() + 60
+        while "Press Ctrl-C to stop." not in output:
+            assert time.monotonic() < deadline, f"not ready in time; output so far:\n{output}"
+            assert process.poll() is None, f"exited early with {process.returncode}"
+            with contextlib.suppress(queue.Empty):
+                output += lines.get(timeout=0.5)
+        assert httpx.get(f"http://127.0.0.1:{port}/api/v1/health_check").status_code == 200
     finally:
         process.send_signal(signal.SIGINT)
-        stdout, _ = process.communicate(timeout=90)
+        process.wait(timeout=90)
+        reader.join(timeout=10)
     assert process.returncode == 0
-    output = stdout.decode()
     assert "devnet is ready" in output
+    assert "coordinator API" in output
     assert f"http://127.0.0.1:{port}" in output
     # Every child is gone: nothing answers on the coordinator port any more.
     with pytest.raises(httpx.ConnectError):
