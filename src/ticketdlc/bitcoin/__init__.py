@@ -1,0 +1,1 @@
+"""Bitcoin transactions, scripts, signature hashes, taproot, fees and addresses."""
