@@ -7,6 +7,7 @@ import hmac
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI, HTTPException, Request
@@ -45,12 +46,18 @@ def bearer_token_guard(token: str) -> Callable[[Request], None]:
     return guard
 
 
-def serve(app: FastAPI, host: str, port: int, log_level: str = "info") -> None:
-    """Run ``app`` with uvicorn until SIGINT/SIGTERM (graceful: lifespan shutdown runs)."""
+def serve(
+    app: FastAPI, host: str, port: int, log_level: str = "info", **uvicorn_options: Any
+) -> None:
+    """Run ``app`` with uvicorn until SIGINT/SIGTERM (graceful: lifespan shutdown runs).
+
+    ``uvicorn_options`` go to ``uvicorn.run`` (e.g. ``ssl_certfile``, ``ssl_keyfile``, or
+    ``timeout_graceful_shutdown`` for services holding long-lived streams open).
+    """
     if host != LOOPBACK:
         raise ValueError("devnet services bind 127.0.0.1 only")
     logging.basicConfig(
         level=log_level.upper(), format="[%(asctime)s %(levelname)s] %(name)s: %(message)s"
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
+    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False, **uvicorn_options)
