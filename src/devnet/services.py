@@ -22,4 +22,14 @@ class ServiceSpec:
 
 
 # Filled in as services are implemented; order is start order (dependencies first).
-SERVICES: list[ServiceSpec] = []
+SERVICES: list[ServiceSpec] = [
+    ServiceSpec(
+        name="oracle",
+        title="weather oracle (noaa-oracle API)",
+        module="devnet.oracle",
+        port_setting="oracle_port",
+        health_path="/health",
+        usage="POST /devnet/weather to set forecasts and observations; "
+        "POST /devnet/events/{id}/attest to sign now",
+    ),
+]

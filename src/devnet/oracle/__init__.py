@@ -1,0 +1,1 @@
+"""Devnet weather oracle: the noaa-oracle HTTP API, scoring and attestations from local data."""

@@ -1,0 +1,45 @@
+"""``python -m devnet.oracle --host 127.0.0.1 --port P --data-dir D --token T [--seed HEX]``."""
+
+from __future__ import annotations
+
+import argparse
+
+from devnet.common import parse_service_args, serve
+from devnet.oracle.app import create_app
+from devnet.oracle.keys import OracleKeys
+from devnet.oracle.service import OracleService
+from devnet.oracle.store import OracleStore
+from ticketdlc.competition import DEFAULT_MAX_OUTCOMES
+
+DB_FILE = "oracle.sqlite"
+WEATHER_DIR = "weather"
+
+
+def _options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--seed", help="64 hex digits: deterministic oracle key and event nonces (tests only)"
+    )
+    parser.add_argument(
+        "--max-outcomes",
+        type=int,
+        default=DEFAULT_MAX_OUTCOMES,
+        help="largest outcome space an event may have",
+    )
+
+
+def main() -> None:
+    args = parse_service_args("Devnet weather oracle (noaa-oracle compatible)", None, _options)
+    keys = OracleKeys.from_seed(args.seed) if args.seed else OracleKeys.from_data_dir(args.data_dir)
+    weather_dir = args.data_dir / WEATHER_DIR
+    weather_dir.mkdir(exist_ok=True)
+    service = OracleService(
+        OracleStore(args.data_dir / DB_FILE),
+        keys,
+        max_outcomes=args.max_outcomes,
+        weather_dir=weather_dir,
+    )
+    serve(create_app(service, args.token), args.host, args.port, args.log_level)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,240 @@
+"""HTTP API of the devnet oracle: the noaa-oracle routes plus a ``/devnet`` control API.
+
+Differences from the original, all deliberate: events expose ``nonce_point`` instead of the
+secret ``nonce``; ``POST /oracle/update`` needs the devnet bearer token and runs synchronously,
+answering with what it scored and signed; NIP-98 also checks the ``payload`` hash and refuses
+replays; bad input is a 400 with ``{"error": …}``; there is a ``/health`` route; parquet file
+routes are replaced by JSON weather uploads.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any, TypeVar
+
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import AwareDatetime, BaseModel
+from pydantic import ValidationError as PydanticValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from coordinator.app.body_limit import BodyLimitMiddleware
+from coordinator_core.errors import CoordinatorError, NotFoundError, ValidationError
+from coordinator_core.nip98 import Nip98Auth, Nip98Error, request_url, verify_auth_header
+from coordinator_core.oracle_api import (
+    AddEventEntries,
+    CreateEvent,
+    Event,
+    EventSummary,
+    KeyResponse,
+    WeatherEntry,
+)
+from devnet.common import bearer_token_guard
+from devnet.oracle.service import OracleService, SignerMismatchError
+from devnet.oracle.stations import STATION_IDS
+from devnet.oracle.weather import (
+    TemperatureUnit,
+    WeatherUpload,
+    daily_observations,
+    forecast_in_unit,
+    observation_in_unit,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 4 * 1024 * 1024
+MAX_QUERY_STATIONS = 50
+HEALTH_PATH = "/health"
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def _status_for(exc: CoordinatorError) -> int:
+    if isinstance(exc, SignerMismatchError):
+        return 403
+    if isinstance(exc, NotFoundError):
+        return 404
+    if isinstance(exc, ValidationError):
+        return 400
+    return 500
+
+
+def _validation_message(exc: RequestValidationError | PydanticValidationError) -> str:
+    parts = []
+    for error in exc.errors()[:5]:
+        where = ".".join(str(item) for item in error.get("loc", ()) if item != "body")
+        parts.append(f"{where}: {error.get('msg', 'invalid')}" if where else error.get("msg", ""))
+    return "Invalid request: " + "; ".join(parts)
+
+
+async def _authenticated(request: Request, model: type[ModelT]) -> tuple[ModelT, Nip98Auth]:
+    """Verify the NIP-98 header against the exact body, then parse the body as ``model``."""
+    service: OracleService = request.app.state.service
+    body = await request.body()
+    path = request.scope.get("raw_path", request.url.path.encode()).decode("latin-1")
+    query = request.scope.get("query_string", b"").decode("latin-1")
+    url = request_url(
+        request.headers.get("host", ""),
+        path + (f"?{query}" if query else ""),
+        forwarded_proto="x-forwarded-proto" in request.headers,
+    )
+    auth = verify_auth_header(
+        request.headers.get("authorization"),
+        url,
+        request.method,
+        body,
+        now=int(time.time()),
+        replay_guard=service.store,
+    )
+    try:
+        return model.model_validate_json(body), auth
+    except PydanticValidationError as exc:
+        raise ValidationError(_validation_message(exc)) from None
+
+
+def _station_list(station_ids: str) -> list[str]:
+    stations = station_ids.split(",")
+    if len(stations) > MAX_QUERY_STATIONS:
+        raise ValidationError(f"at most {MAX_QUERY_STATIONS} stations per query")
+    unknown = [s for s in stations if s not in STATION_IDS]
+    if unknown:
+        raise ValidationError(f"unknown station(s): {', '.join(unknown)}")
+    return stations
+
+
+def create_app(service: OracleService, token: str) -> FastAPI:
+    """The devnet oracle application around ``service``."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        imported = await run_in_threadpool(service.import_weather_files)
+        if imported:
+            log.info("imported %d weather file(s)", imported)
+        yield
+        service.store.close()
+
+    app = FastAPI(title="devnet oracle", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.service = service
+    app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES)
+    control = [Depends(bearer_token_guard(token))]
+
+    @app.exception_handler(CoordinatorError)
+    async def _domain_error(_: Request, exc: CoordinatorError) -> JSONResponse:
+        return _error(_status_for(exc), exc.message)
+
+    @app.exception_handler(Nip98Error)
+    async def _auth_error(_: Request, exc: Nip98Error) -> JSONResponse:
+        body = {"error": {"type": exc.code, "detail": exc.detail}}
+        return JSONResponse(body, status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _bad_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return _error(400, _validation_message(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return _error(exc.status_code, str(exc.detail))
+
+    @app.get(HEALTH_PATH)
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    # -- oracle ------------------------------------------------------------------------
+
+    @app.get("/oracle/pubkey")
+    def pubkey() -> KeyResponse:
+        return KeyResponse(key=service.pubkey_base64())
+
+    @app.get("/oracle/npub")
+    def npub() -> KeyResponse:
+        return KeyResponse(key=service.npub())
+
+    @app.get("/oracle/events")
+    def list_events(limit: Annotated[int | None, Query(ge=0)] = None) -> list[EventSummary]:
+        return service.list_events(limit)
+
+    @app.post("/oracle/events")
+    async def create_event(request: Request) -> Event:
+        body, auth = await _authenticated(request, CreateEvent)
+        return await run_in_threadpool(service.create_event, body, auth.pubkey)
+
+    @app.get("/oracle/events/{event_id}")
+    def get_event(event_id: uuid.UUID) -> Event:
+        return service.get_event(event_id)
+
+    @app.post("/oracle/events/{event_id}/entries")
+    async def submit_entries(event_id: uuid.UUID, request: Request) -> list[WeatherEntry]:
+        body, auth = await _authenticated(request, AddEventEntries)
+        return await run_in_threadpool(service.submit_entries, event_id, body, auth.pubkey)
+
+    @app.get("/oracle/events/{event_id}/entries/{entry_id}")
+    def get_entry(event_id: uuid.UUID, entry_id: uuid.UUID) -> WeatherEntry:
+        return service.get_entry(event_id, entry_id)
+
+    @app.post("/oracle/update", dependencies=control)
+    def update() -> dict[str, list[str]]:
+        return service.run_update().to_json()
+
+    # -- weather -----------------------------------------------------------------------
+
+    @app.get("/stations")
+    def stations() -> list[dict[str, Any]]:
+        return [station.model_dump(mode="json") for station in service.stations()]
+
+    @app.get("/stations/forecasts")
+    def forecasts(
+        station_ids: str,
+        start: AwareDatetime | None = None,
+        end: AwareDatetime | None = None,
+        temperature_unit: TemperatureUnit = "fahrenheit",
+    ) -> list[dict[str, Any]]:
+        rows = service.forecasts(_station_list(station_ids), start, end)
+        return [forecast_in_unit(row, temperature_unit).model_dump(mode="json") for row in rows]
+
+    @app.get("/stations/observations")
+    def observations(
+        station_ids: str,
+        start: AwareDatetime | None = None,
+        end: AwareDatetime | None = None,
+        temperature_unit: TemperatureUnit = "fahrenheit",
+    ) -> list[dict[str, Any]]:
+        rows = service.observations(_station_list(station_ids), start, end)
+        return [observation_in_unit(row, temperature_unit).model_dump(mode="json") for row in rows]
+
+    @app.get("/stations/daily-observations")
+    def daily(
+        station_ids: str,
+        start: AwareDatetime | None = None,
+        end: AwareDatetime | None = None,
+        temperature_unit: TemperatureUnit = "fahrenheit",
+    ) -> list[dict[str, Any]]:
+        records = service.store.observations(_station_list(station_ids), start, end)
+        out = []
+        for day, row in daily_observations(records):
+            item = observation_in_unit(row, temperature_unit).model_dump(
+                mode="json", exclude={"start_time", "end_time"}
+            )
+            out.append({"date": day.isoformat(), **item})
+        return out
+
+    # -- devnet control ----------------------------------------------------------------
+
+    @app.post("/devnet/weather", dependencies=control)
+    def put_weather(upload: WeatherUpload) -> dict[str, int]:
+        return service.put_weather(upload)
+
+    @app.post("/devnet/events/{event_id}/attest", dependencies=control)
+    def attest_now(event_id: uuid.UUID) -> Event:
+        return service.attest_now(event_id)
+
+    return app
