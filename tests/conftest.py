@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+# Fixtures other test packages share: ``devnet_chain`` (see tests/support/chain.py).
+pytest_plugins = ["tests.support.chain"]
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED = REPO_ROOT.parent / "shared"
 VECTORS = SHARED / "vectors"

@@ -84,6 +84,7 @@ class DevnetSettings(_Section):
     data_folder: Path = Path("./data/devnet")
     token: str = Field("devnet-token", min_length=8)
     chain_port: int = Field(3002, ge=1, le=65535)
+    chain_automine_secs: float = Field(10.0, ge=0, le=3600)  # 0: mine only on request
     lightning_port: int = Field(8180, ge=1, le=65535)
     oracle_port: int = Field(9800, ge=1, le=65535)
     signer_port: int = Field(8090, ge=1, le=65535)

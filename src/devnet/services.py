@@ -19,10 +19,21 @@ class ServiceSpec:
     port_setting: str  # attribute of DevnetSettings holding the port
     health_path: str
     usage: str = ""  # one line printed by `coordinator dev` once the service is ready
+    # (command-line option, DevnetSettings attribute) pairs passed by `coordinator dev`
+    setting_options: tuple[tuple[str, str], ...] = ()
 
 
 # Filled in as services are implemented; order is start order (dependencies first).
 SERVICES: list[ServiceSpec] = [
+    ServiceSpec(
+        name="chain",
+        title="regtest chain (Esplora API)",
+        module="devnet.chain",
+        port_setting="chain_port",
+        health_path="/health",
+        usage="POST /devnet/mine {blocks}, /devnet/faucet {address, sats}, /devnet/time {unix}",
+        setting_options=(("--automine-secs", "chain_automine_secs"),),
+    ),
     ServiceSpec(
         name="oracle",
         title="weather oracle (noaa-oracle API)",

@@ -54,7 +54,14 @@ def plan_children(settings: Settings, config_path: Path | None) -> list[Child]:
 def _devnet_child(devnet: DevnetSettings, spec: ServiceSpec) -> Child:
     port = getattr(devnet, spec.port_setting)
     url = f"http://{devnet.host}:{port}"
-    argv = service_argv(spec, devnet.host, port, devnet.data_folder / spec.name, devnet.token, [])
+    extra = [
+        arg
+        for option, setting in spec.setting_options
+        for arg in (option, str(getattr(devnet, setting)))
+    ]
+    argv = service_argv(
+        spec, devnet.host, port, devnet.data_folder / spec.name, devnet.token, extra
+    )
     return Child(spec.name, spec.title, argv, url, f"{url}{spec.health_path}", spec.usage)
 
 

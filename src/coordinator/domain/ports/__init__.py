@@ -1,0 +1,1 @@
+"""Ports: the small protocols the domain needs from the outside world, one module per area."""

@@ -1,0 +1,1 @@
+"""Helpers shared by test packages (devnet services started over HTTP)."""
