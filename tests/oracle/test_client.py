@@ -144,6 +144,18 @@ async def test_refusals_are_permanent_and_unknown_events_not_found(
         await client.submit_entries(spec.id, entries_of(scoring_example)[:3])
 
 
+async def test_client_signs_with_the_coordinator_key_file(
+    devnet_oracle: OracleHandle, scoring_example: dict[str, Any], tmp_path: Path
+) -> None:
+    key_file = tmp_path / "creds" / "coordinator.pem"
+    async with NoaaOracleClient.from_key_file(
+        devnet_oracle.url, key_file, retry=FAST_RETRY
+    ) as client:
+        event = await client.create_event(spec_of(scoring_example))
+    assert key_file.exists()
+    assert event.coordinator_pubkey == client.npub
+
+
 async def test_pinned_oracle_key_must_match(devnet_oracle: OracleHandle) -> None:
     other = Point.from_secret(7)
     async with NoaaOracleClient(

@@ -178,8 +178,12 @@ def test_update_signs_finished_events_and_not_future_ones(
         number_of_values_per_entry=9,
         total_allowed_entries=4,
     )
+    nonce_points = set()
     for body in (past, future):
-        assert post_signed(devnet_oracle, "/oracle/events", body).status_code == 200
+        response = post_signed(devnet_oracle, "/oracle/events", body)
+        assert response.status_code == 200
+        nonce_points.add(response.json()["nonce_point"])
+    assert len(nonce_points) == 2  # a fresh nonce per event
     # Entry ids are global: the future event gets fresh ones.
     entries_past = example_entries(scoring_example, past["id"])
     entries_past["entries"] = [{**e, "id": str(uuid7())} for e in entries_past["entries"]]
@@ -478,6 +482,29 @@ def test_events_persist_across_restart(tmp_path: Path) -> None:
         assert oracle.http.get(f"/oracle/events/{body['id']}").json() == event
     pem = (data_dir / "oracle_private_key.pem").read_text()
     assert pem.startswith("-----BEGIN EC PRIVATE KEY-----\n")
+
+
+def test_weather_files_in_the_data_dir_are_imported(tmp_path: Path) -> None:
+    from tests.conftest import free_port
+    from tests.support.oracle import running_oracle
+
+    data_dir = tmp_path / "oracle"
+    (data_dir / "weather").mkdir(parents=True)
+    day = {"station_id": "KSEA", "date": "2025-03-01"}
+    (data_dir / "weather" / "initial.json").write_text(
+        json.dumps({"forecasts": [{**day, "temp_low": 40, "temp_high": 50}]})
+    )
+    window = {"station_ids": "KSEA", "start": "2025-03-01T00:00:00Z", "end": "2025-03-02T00:00:00Z"}
+    with running_oracle(data_dir, free_port()) as oracle:
+        forecasts = oracle.http.get("/stations/forecasts", params=window).json()
+        assert [f["temp_high"] for f in forecasts] == [50]
+        # A file dropped later is picked up by the next update run.
+        (data_dir / "weather" / "later.json").write_text(
+            json.dumps({"observations": [{**day, "temp_low": 41.0, "temp_high": 52.0}]})
+        )
+        assert oracle.update().status_code == 200
+        observed = oracle.http.get("/stations/observations", params=window).json()
+        assert [o["temp_high"] for o in observed] == [52.0]
 
 
 def test_oversized_body_is_refused(devnet_oracle: OracleHandle) -> None:

@@ -25,6 +25,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Final, TypeVar
 
 import httpx
@@ -47,6 +48,7 @@ from coordinator_core.errors import (
     ValidationError,
 )
 from coordinator_core.ids import is_uuid7
+from coordinator_core.keyfile import load_or_create_secret
 from coordinator_core.nip98 import build_auth_header
 from coordinator_core.nostr import npub_encode
 from coordinator_core.observations import DataSource, Forecast, Observation, Station
@@ -116,6 +118,11 @@ class NoaaOracleClient:
             transport=transport,
             follow_redirects=False,
         )
+
+    @classmethod
+    def from_key_file(cls, base_url: str, key_file: Path, **options: Any) -> NoaaOracleClient:
+        """A client signing with the coordinator key in ``key_file`` (created if missing)."""
+        return cls(base_url, load_or_create_secret(key_file), **options)
 
     async def aclose(self) -> None:
         await self._http.aclose()
