@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -202,6 +203,36 @@ def test_update_signs_finished_events_and_not_future_ones(
     later = devnet_oracle.http.get(f"/oracle/events/{future['id']}").json()
     assert later["status"] == "Live"
     assert later["attestation"] is None
+
+
+def test_racing_signers_sign_once(
+    devnet_oracle: OracleHandle, scoring_example: dict[str, Any]
+) -> None:
+    """Concurrent attest and update calls never sign an event twice (nonce reuse)."""
+    body = example_event(scoring_example)
+    assert post_signed(devnet_oracle, "/oracle/events", body).status_code == 200
+    entries = example_entries(scoring_example, body["id"])
+    entries["entries"] = [{**e, "id": str(uuid7())} for e in entries["entries"]]
+    path = f"/oracle/events/{body['id']}/entries"
+    assert post_signed(devnet_oracle, path, entries).status_code == 200
+    devnet_oracle.put_weather(**example_weather(scoring_example))
+
+    def attest(_: int) -> int:
+        return devnet_oracle.attest(body["id"]).status_code
+
+    def update(_: int) -> int:
+        return devnet_oracle.update().status_code
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        attests = pool.map(attest, range(4))
+        updates = pool.map(update, range(2))
+        statuses = sorted(attests)
+        assert list(updates) == [200, 200]
+    # Either an attest call or an update run signed it; every other attest call was refused.
+    assert statuses.count(200) <= 1
+    assert all(code in (200, 400) for code in statuses)
+    event = devnet_oracle.http.get(f"/oracle/events/{body['id']}").json()
+    assert event["status"] == "Signed"
 
 
 def test_refund_all_when_nobody_scores(devnet_oracle: OracleHandle) -> None:
