@@ -68,6 +68,8 @@ class LightningSettings(_Section):
     tls_cert_path: Path | None = None
     invoice_watch_interval_secs: float = Field(5.0, gt=0)
     payout_watch_interval_secs: float = Field(5.0, gt=0)
+    request_timeout_secs: float = Field(10.0, gt=0, le=300)
+    max_retries: int = Field(3, ge=0, le=10)
 
 
 class KeymeldSettings(_Section):
