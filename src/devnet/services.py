@@ -43,4 +43,13 @@ SERVICES: list[ServiceSpec] = [
         usage="POST /devnet/weather to set forecasts and observations; "
         "POST /devnet/events/{id}/attest to sign now",
     ),
+    ServiceSpec(
+        name="lightning",
+        title="Lightning network (LND REST API)",
+        module="devnet.lightning",
+        port_setting="lightning_port",
+        health_path="/health",
+        usage="player node: POST /devnet/nodes {alias, balance_sats} (Bearer token), "
+        "then LND REST at /nodes/{alias} with its admin.macaroon",
+    ),
 ]

@@ -1,0 +1,160 @@
+"""Payouts: the coordinator pays a player's invoice with a fee limit.
+
+Each outcome must be reported the same way by ``send_payment``, ``track_payment`` and the
+payments stream.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+
+from coordinator.adapters.lightning import LndRestClient
+from coordinator.domain.ports.lightning import Payment, PaymentStatus
+from devnet.lightning.control import LightningDevnetControl
+from devnet.lightning.invoices import encode_invoice
+from tests.lightning.conftest import Collect, Collector, Nodes
+
+PAYOUT_SATS = 1_000
+FEE_MSAT = 1_000 + PAYOUT_SATS * 1_000 * 1_000 // 1_000_000  # devnet default fee policy
+COORDINATOR_SATS = 50_000
+
+
+async def pay(coordinator: LndRestClient, payment_request: str, fee_limit_sat: int = 10) -> Payment:
+    return await coordinator.send_payment(
+        payment_request, amount_sat=PAYOUT_SATS, fee_limit_sat=fee_limit_sat, timeout_secs=10
+    )
+
+
+async def reported_everywhere(
+    coordinator: LndRestClient, stream: Collector[Payment], sent: Payment
+) -> None:
+    """``track_payment`` and the payments stream agree with what ``send_payment`` returned."""
+    tracked = await coordinator.track_payment(sent.payment_hash)
+    streamed = await stream.wait_for(
+        lambda p: p.payment_hash == sent.payment_hash and p.status is sent.status
+    )
+    for other in (tracked, streamed):
+        assert (other.status, other.failure_reason, other.preimage) == (
+            sent.status,
+            sent.failure_reason,
+            sent.preimage,
+        )
+
+
+async def test_successful_payout(nodes: Nodes, collect: Collect) -> None:
+    _, coordinator = await nodes.new("coordinator", COORDINATOR_SATS)
+    _, player = await nodes.new("player", 0)
+    stream = collect(coordinator.subscribe_payments())
+    invoice = await player.create_invoice(PAYOUT_SATS, 600, "payout")
+
+    payment = await pay(coordinator, invoice.payment_request)
+    assert payment.status is PaymentStatus.SUCCEEDED
+    assert payment.preimage is not None
+    assert hashlib.sha256(payment.preimage).digest() == invoice.payment_hash
+    assert (payment.value_msat, payment.fee_msat) == (PAYOUT_SATS * 1000, FEE_MSAT)
+    await reported_everywhere(coordinator, stream, payment)
+    paid = await player.lookup_invoice(invoice.payment_hash)
+    assert (paid.state, paid.amt_paid_msat, paid.preimage) == (
+        "SETTLED",
+        PAYOUT_SATS * 1000,
+        payment.preimage,
+    )
+
+    # Paying the same invoice again reports the payment; nothing is paid twice.
+    again = await pay(coordinator, invoice.payment_request)
+    assert (again.status, again.payment_index) == (PaymentStatus.SUCCEEDED, payment.payment_index)
+    assert (await coordinator.channel_balance()).local_msat == (
+        COORDINATOR_SATS * 1000 - PAYOUT_SATS * 1000 - FEE_MSAT
+    )
+    assert (await player.channel_balance()).local_msat == PAYOUT_SATS * 1000
+
+
+async def test_fee_over_the_limit_fails_without_paying(nodes: Nodes, collect: Collect) -> None:
+    _, coordinator = await nodes.new("coordinator", COORDINATOR_SATS)
+    _, player = await nodes.new("player", 0)
+    stream = collect(coordinator.subscribe_payments())
+    invoice = await player.create_invoice(PAYOUT_SATS, 600)
+
+    payment = await pay(coordinator, invoice.payment_request, fee_limit_sat=1)
+    assert (payment.status, payment.failure_reason) == (
+        PaymentStatus.FAILED,
+        "FAILURE_REASON_NO_ROUTE",
+    )
+    await reported_everywhere(coordinator, stream, payment)
+    assert (await coordinator.channel_balance()).local_msat == COORDINATOR_SATS * 1000
+
+
+async def test_injected_failure_then_retry(
+    nodes: Nodes, collect: Collect, control: LightningDevnetControl
+) -> None:
+    coordinator_node, coordinator = await nodes.new("coordinator", COORDINATOR_SATS)
+    _, player = await nodes.new("player", 0)
+    stream = collect(coordinator.subscribe_payments())
+    invoice = await player.create_invoice(PAYOUT_SATS, 600)
+    await control.fail_next_payment(coordinator_node.alias, "FAILURE_REASON_ERROR")
+
+    failed = await pay(coordinator, invoice.payment_request)
+    assert (failed.status, failed.failure_reason) == (PaymentStatus.FAILED, "FAILURE_REASON_ERROR")
+    assert failed.preimage is None
+    await reported_everywhere(coordinator, stream, failed)
+    assert (await coordinator.channel_balance()).local_msat == COORDINATOR_SATS * 1000
+
+    # The injected failure was used up: a retry of the same invoice succeeds.
+    retried = await pay(coordinator, invoice.payment_request)
+    assert retried.status is PaymentStatus.SUCCEEDED
+    await reported_everywhere(coordinator, stream, retried)
+
+
+async def test_offline_receiver(
+    nodes: Nodes, collect: Collect, control: LightningDevnetControl
+) -> None:
+    _, coordinator = await nodes.new("coordinator", COORDINATOR_SATS)
+    player_node, player = await nodes.new("player", 0)
+    stream = collect(coordinator.subscribe_payments())
+    invoice = await player.create_invoice(PAYOUT_SATS, 600)
+    await control.set_online(player_node.alias, False)
+
+    failed = await pay(coordinator, invoice.payment_request)
+    assert (failed.status, failed.failure_reason) == (
+        PaymentStatus.FAILED,
+        "FAILURE_REASON_NO_ROUTE",
+    )
+    await reported_everywhere(coordinator, stream, failed)
+
+    await control.set_online(player_node.alias, True)
+    assert (await pay(coordinator, invoice.payment_request)).status is PaymentStatus.SUCCEEDED
+
+
+async def test_receiver_unknown_to_the_network(nodes: Nodes, collect: Collect) -> None:
+    """A well-formed regtest invoice of a node nobody can route to."""
+    _, coordinator = await nodes.new("coordinator", COORDINATOR_SATS)
+    stream = collect(coordinator.subscribe_payments())
+    payment_request = encode_invoice(
+        os.urandom(32),
+        currency="bcrt",
+        payment_hash=hashlib.sha256(os.urandom(32)).digest(),
+        payment_secret=os.urandom(32),
+        amount_msat=PAYOUT_SATS * 1000,
+        description="",
+        created_at=int(time.time()),
+        expiry_secs=600,
+    )
+    failed = await pay(coordinator, payment_request)
+    assert (failed.status, failed.failure_reason) == (
+        PaymentStatus.FAILED,
+        "FAILURE_REASON_NO_ROUTE",
+    )
+    await reported_everywhere(coordinator, stream, failed)
+
+
+async def test_payer_without_enough_balance(nodes: Nodes) -> None:
+    _, coordinator = await nodes.new("coordinator", PAYOUT_SATS)  # fees do not fit
+    _, player = await nodes.new("player", 0)
+    invoice = await player.create_invoice(PAYOUT_SATS, 600)
+    failed = await pay(coordinator, invoice.payment_request)
+    assert (failed.status, failed.failure_reason) == (
+        PaymentStatus.FAILED,
+        "FAILURE_REASON_INSUFFICIENT_BALANCE",
+    )
