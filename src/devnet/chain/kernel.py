@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pbk
-from pbk.script import PrecomputedTransactionData
+
+from coordinator_core.script_check import first_invalid_input
 
 log = logging.getLogger(__name__)
 
@@ -149,26 +150,8 @@ class Kernel:
     def verify_scripts(
         self, raw_tx: bytes, spent_outputs: Sequence[tuple[bytes, int]]
     ) -> int | None:
-        """Verify every input's script with all consensus flags.
-
-        ``spent_outputs`` lists ``(script_pubkey, amount)`` of each input's prevout, in input
-        order. Returns the index of the first failing input, or ``None`` when all pass.
-        """
-        tx = pbk.Transaction(raw_tx)
-        outputs = [
-            pbk.TransactionOutput(pbk.ScriptPubkey(spk), value) for spk, value in spent_outputs
-        ]
-        precomputed = PrecomputedTransactionData(tx, outputs)
-        for index, (spk, value) in enumerate(spent_outputs):
-            try:
-                ok = pbk.ScriptPubkey(spk).verify(
-                    value, tx, precomputed, index, pbk.ScriptVerificationFlags.ALL
-                )
-            except pbk.ScriptVerifyException:
-                ok = False
-            if not ok:
-                return index
-        return None
+        """Index of the first input whose script fails (all flags), or ``None`` if all pass."""
+        return first_invalid_input(raw_tx, spent_outputs)
 
     def close(self) -> None:
         """Release the chainstate (flushes it to disk)."""

@@ -1,0 +1,1 @@
+"""Chain source adapters (Esplora over HTTP)."""

@@ -1,0 +1,284 @@
+"""Esplora HTTP client: the coordinator's chain source (devnet and real Esplora alike).
+
+Every request has a timeout; transport errors and 429/5xx answers are retried with backoff and
+finally raise :class:`TransientError`. Responses are read with a size bound and validated before
+use. Broadcasting is idempotent: a transaction the server already knows counts as broadcast.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import re
+from typing import Annotated, Any, Final
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import ValidationError as PydanticValidationError
+
+from coordinator.domain.ports.chain import (
+    BroadcastRejectedError,
+    OutputSpend,
+    TxStatus,
+    confirmations_from,
+)
+from coordinator_core.errors import TransientError, ValidationError
+from ticketdlc.bitcoin.encoding import DecodeError
+from ticketdlc.bitcoin.tx import Transaction
+
+log = logging.getLogger(__name__)
+
+RETRYABLE_STATUS: Final = frozenset({429, 500, 502, 503, 504})
+MAX_RESPONSE_BYTES: Final = 4 * 1024 * 1024
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+Hash = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+Height = Annotated[int, Field(ge=0, le=100_000_000)]
+Timestamp = Annotated[int, Field(ge=0, le=2**32)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class _Status(_Model):
+    confirmed: bool
+    block_height: Height | None = None
+    block_hash: Hash | None = None
+    block_time: Timestamp | None = None
+
+    def to_domain(self) -> TxStatus:
+        if not self.confirmed:
+            return TxStatus(confirmed=False)
+        if self.block_height is None or self.block_hash is None:
+            raise ValidationError("esplora: confirmed status without block height or hash")
+        return TxStatus(True, self.block_height, self.block_hash, self.block_time)
+
+
+class _Outspend(_Model):
+    spent: bool
+    txid: Hash | None = None
+    vin: Annotated[int, Field(ge=0)] | None = None
+    status: _Status | None = None
+
+
+class _Block(_Model):
+    id: Hash
+    height: Height
+    timestamp: Timestamp
+    mediantime: Timestamp | None = None
+
+
+_OUTSPENDS = TypeAdapter(list[_Outspend])
+_BLOCKS = TypeAdapter(list[_Block])
+_FEES = TypeAdapter(dict[str, float])
+
+
+def _check_txid(txid: str) -> str:
+    if not _HEX64.match(txid):
+        raise ValidationError(f"not a txid: {txid!r}")
+    return txid
+
+
+class EsploraClient:
+    """Async client of an Esplora REST API rooted at ``base_url`` (e.g. ``…/api``)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout_secs: float = 15.0,
+        retries: int = 3,
+        backoff_secs: float = 0.25,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.retries = retries
+        self.backoff_secs = backoff_secs
+        self.max_response_bytes = max_response_bytes
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url,
+            timeout=httpx.Timeout(timeout_secs, connect=min(timeout_secs, 5.0)),
+            transport=transport,
+            follow_redirects=False,
+        )
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._http.aclose()
+
+    async def __aenter__(self) -> EsploraClient:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.aclose()
+
+    # -- transport ----------------------------------------------------------------------------
+
+    async def _request(
+        self, method: str, path: str, content: bytes | None = None
+    ) -> tuple[int, bytes]:
+        """Send with retries; returns ``(status, body)`` for any non-retryable answer."""
+        attempt = 0
+        while True:
+            try:
+                status, body = await self._send_once(method, path, content)
+                if status not in RETRYABLE_STATUS:
+                    return status, body
+                problem = f"HTTP {status}"
+            except httpx.TransportError as exc:
+                problem = f"{type(exc).__name__}: {exc}"
+            if attempt >= self.retries:
+                raise TransientError(f"esplora {method} {path}: {problem}")
+            delay = self.backoff_secs * 2**attempt * (1 + random.random() / 2)
+            log.debug("esplora %s %s failed (%s); retry in %.2fs", method, path, problem, delay)
+            attempt += 1
+            await asyncio.sleep(delay)
+
+    async def _send_once(self, method: str, path: str, content: bytes | None) -> tuple[int, bytes]:
+        async with self._http.stream(method, path, content=content) as response:
+            declared = response.headers.get("content-length")
+            if declared and declared.isdigit() and int(declared) > self.max_response_bytes:
+                raise ValidationError(f"esplora {path}: response larger than the limit")
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > self.max_response_bytes:
+                    raise ValidationError(f"esplora {path}: response larger than the limit")
+                chunks.append(chunk)
+            return response.status_code, b"".join(chunks)
+
+    async def _get(self, path: str, *, allow_missing: bool = False) -> bytes | None:
+        status, body = await self._request("GET", path)
+        if status == 200:
+            return body
+        if status == 404 and allow_missing:
+            return None
+        raise ValidationError(f"esplora GET {path}: HTTP {status}: {_snippet(body)}")
+
+    async def _get_json(self, path: str, adapter: Any, *, allow_missing: bool = False) -> Any:
+        body = await self._get(path, allow_missing=allow_missing)
+        if body is None:
+            return None
+        try:
+            return adapter.validate_json(body)
+        except PydanticValidationError as exc:
+            raise ValidationError(f"esplora GET {path}: unexpected response: {exc}") from exc
+
+    async def _get_text(self, path: str) -> str:
+        body = await self._get(path)
+        assert body is not None
+        return body.decode("ascii", errors="replace").strip()
+
+    # -- ChainSource ----------------------------------------------------------------------
+
+    async def tip_height(self) -> int:
+        text = await self._get_text("/blocks/tip/height")
+        if not text.isdigit() or len(text) > 9:
+            raise ValidationError(f"esplora: bad tip height {text[:20]!r}")
+        return int(text)
+
+    async def tip_hash(self) -> str:
+        """Hash of the best block."""
+        text = await self._get_text("/blocks/tip/hash")
+        if not _HEX64.match(text):
+            raise ValidationError(f"esplora: bad tip hash {text[:70]!r}")
+        return text
+
+    async def broadcast(self, raw_tx: bytes) -> str:
+        try:
+            txid = Transaction.parse(raw_tx).txid_hex()
+        except (DecodeError, ValueError) as exc:
+            raise ValidationError(f"cannot broadcast an invalid transaction: {exc}") from exc
+        status, body = await self._request("POST", "/tx", content=raw_tx.hex().encode())
+        if status == 200:
+            answered = body.decode("ascii", errors="replace").strip()
+            if answered != txid:
+                raise ValidationError(f"esplora answered txid {answered[:70]!r}, expected {txid}")
+            return txid
+        reason = _snippet(body)
+        if 400 <= status < 500 and await self.tx_status(txid) is not None:
+            log.info("broadcast of %s: already known to the chain source (%s)", txid, reason)
+            return txid
+        if 400 <= status < 500:
+            raise BroadcastRejectedError(txid, reason)
+        raise TransientError(f"esplora POST /tx: HTTP {status}: {reason}")
+
+    async def tx_status(self, txid: str) -> TxStatus | None:
+        path = f"/tx/{_check_txid(txid)}/status"
+        status = await self._get_json(path, TypeAdapter(_Status), allow_missing=True)
+        return None if status is None else status.to_domain()
+
+    async def confirmations(self, txid: str) -> int:
+        status = await self.tx_status(txid)
+        if status is None or not status.confirmed:
+            return 0
+        return confirmations_from(status, await self.tip_height())
+
+    async def raw_transaction(self, txid: str) -> bytes | None:
+        body = await self._get(f"/tx/{_check_txid(txid)}/raw", allow_missing=True)
+        if body is None:
+            return None
+        try:
+            tx = Transaction.parse(body)
+        except (DecodeError, ValueError) as exc:
+            raise ValidationError(f"esplora: undecodable transaction {txid}: {exc}") from exc
+        if tx.txid_hex() != txid:
+            raise ValidationError(f"esplora returned a different transaction for {txid}")
+        return body
+
+    async def output_spend(self, txid: str, vout: int) -> OutputSpend | None:
+        if not 0 <= vout <= 0xFFFF_FFFF:
+            raise ValidationError(f"bad output index {vout}")
+        path = f"/tx/{_check_txid(txid)}/outspend/{vout}"
+        spend = await self._get_json(path, TypeAdapter(_Outspend), allow_missing=True)
+        if spend is None:
+            return None
+        return OutputSpend(
+            spent=spend.spent,
+            txid=spend.txid,
+            vin=spend.vin,
+            status=None if spend.status is None else spend.status.to_domain(),
+        )
+
+    async def output_spends(self, txid: str) -> list[OutputSpend]:
+        """Spend status of every output of ``txid`` (empty if unknown)."""
+        path = f"/tx/{_check_txid(txid)}/outspends"
+        spends = await self._get_json(path, _OUTSPENDS, allow_missing=True)
+        return [
+            OutputSpend(s.spent, s.txid, s.vin, None if s.status is None else s.status.to_domain())
+            for s in spends or []
+        ]
+
+    async def _block_at(self, height: int) -> _Block:
+        blocks = await self._get_json(f"/blocks/{height}", _BLOCKS)
+        if not blocks or blocks[0].height != height:
+            raise ValidationError(f"esplora: no block summary for height {height}")
+        block: _Block = blocks[0]
+        return block
+
+    async def block_time_at_depth(self, depth: int = 6) -> int:
+        if depth < 1:
+            raise ValueError("depth starts at 1 (the tip)")
+        tip = await self.tip_height()
+        return (await self._block_at(max(tip - depth + 1, 0))).timestamp
+
+    async def median_time_past(self) -> int:
+        block = await self._block_at(await self.tip_height())
+        if block.mediantime is None:
+            raise ValidationError("esplora: block summary without mediantime")
+        return block.mediantime
+
+    async def fee_estimates(self) -> dict[int, float]:
+        raw: dict[str, float] = await self._get_json("/fee-estimates", _FEES)
+        estimates: dict[int, float] = {}
+        for key, rate in raw.items():
+            if key.isdigit() and 0 < int(key) <= 10_000 and 0 < rate < 1_000_000:
+                estimates[int(key)] = rate
+        return estimates
+
+
+def _snippet(body: bytes, limit: int = 300) -> str:
+    return body[:limit].decode("utf-8", errors="replace").strip() or "(empty)"

@@ -1,0 +1,1 @@
+"""The coordinator's on-chain wallet (bdkpython in a worker process)."""
