@@ -6,9 +6,10 @@ import asyncio
 import hashlib
 import os
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
+import httpx
 import pytest
 
 from coordinator.adapters.lightning import LndRestClient
@@ -16,7 +17,14 @@ from coordinator.domain.ports.lightning import Invoice, InvoiceState, Payment, P
 from coordinator_core.bolt11 import decode_invoice
 from devnet.launcher import ServiceProcess
 from devnet.lightning.control import DevnetNode, LightningDevnetControl
-from tests.lightning.conftest import TOKEN, Collect, Nodes, client_for, start_devnet
+from tests.lightning.conftest import (
+    TOKEN,
+    Collect,
+    Nodes,
+    client_for,
+    eventually,
+    start_devnet,
+)
 
 ENTRY_SATS = 5_000
 
@@ -160,3 +168,26 @@ async def test_pending_items_are_checked_when_a_subscription_starts(
     payments = collect(player.subscribe_payments(pending))
     await invoices.wait_for(invoice_is(payment_hash, InvoiceState.SETTLED))
     await payments.wait_for(payment_is(payment_hash, PaymentStatus.SUCCEEDED))
+
+
+async def test_streams_are_released_when_clients_go_away(
+    nodes: Nodes, collect: Collect, lightning_devnet: ServiceProcess
+) -> None:
+    async def open_streams() -> int:
+        async with httpx.AsyncClient(trust_env=False) as http:
+            health = (await http.get(f"{lightning_devnet.url}/health")).json()
+        return int(health["open_streams"])
+
+    _, coordinator = await nodes.new("coordinator", 10_000)
+    _, player = await nodes.new("player", 100_000)
+    baseline = await open_streams()
+    invoices = collect(coordinator.subscribe_invoices())
+    await eventually(lambda: _equals(open_streams(), baseline + 1))
+    # A payment left in flight keeps its send stream open until the client stops waiting.
+    await hold_and_pay(coordinator, player, expiry_secs=600)
+    await invoices.close()
+    await eventually(lambda: _equals(open_streams(), baseline))
+
+
+async def _equals(value: Awaitable[int], expected: int) -> bool:
+    return await value == expected

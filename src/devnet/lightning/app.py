@@ -13,7 +13,7 @@ which refer to names local to the router factories.)
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +24,7 @@ from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from devnet.common import bearer_token_guard
 from devnet.lightning import lnd_json
@@ -91,11 +92,11 @@ def create_app(config: DevnetLightningConfig) -> FastAPI:
 
     app = FastAPI(title="devnet Lightning (simulated LND nodes)", lifespan=lifespan)
     _install_error_handlers(app)
-    app.middleware("http")(_limit_body)
+    app.add_middleware(_BodyLimit)
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
-        return {"status": "ok", "nodes": len(network.nodes())}
+        return {"status": "ok", "nodes": len(network.nodes()), "open_streams": hub.open_streams()}
 
     app.include_router(_lnd_router(network, hub))
     app.include_router(_control_router(network, config.token))
@@ -111,13 +112,21 @@ async def _expire_periodically(network: LightningNetwork, interval: float) -> No
         await asyncio.sleep(interval)
 
 
-async def _limit_body(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
-    length = request.headers.get("content-length", "0")
-    if not length.isdigit() or int(length) > MAX_BODY_BYTES:
-        return JSONResponse({"detail": "request body too large"}, status_code=413)
-    return await call_next(request)
+class _BodyLimit:
+    """Refuse request bodies announced larger than ``MAX_BODY_BYTES`` (pure ASGI, so streaming
+    responses pass through untouched)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            length = dict(scope.get("headers", [])).get(b"content-length", b"0")
+            if not length.isdigit() or int(length) > MAX_BODY_BYTES:
+                response = JSONResponse({"detail": "request body too large"}, status_code=413)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 def _install_error_handlers(app: FastAPI) -> None:

@@ -69,6 +69,14 @@ class EventHub:
     def payment_changed(self, payment: PaymentRecord) -> None:
         _publish(self._payments, payment.node, payment)
 
+    def open_streams(self) -> int:
+        """How many streams are open (all nodes)."""
+        return sum(
+            len(subscribers)
+            for table in (self._invoices, self._payments)
+            for subscribers in table.values()
+        )
+
     def close_node(self, node: str) -> None:
         """End every stream of ``node`` (it went offline)."""
         for subscriber in list(self._invoices.get(node, ())):
