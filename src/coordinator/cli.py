@@ -11,6 +11,7 @@ from typing import NoReturn
 import click
 
 from coordinator import __version__
+from coordinator.app.wallet_cli import wallet as wallet_group
 from coordinator.config import Settings, load_settings
 from coordinator_core.errors import ConfigError, CoordinatorError
 
@@ -171,6 +172,9 @@ def status(obj: Context, name: str) -> None:
             click.echo(
                 f"{db_name}\t{item.migration_id}\t{'applied' if item.applied else 'pending'}"
             )
+
+
+cli.add_command(wallet_group)
 
 
 def main() -> None:

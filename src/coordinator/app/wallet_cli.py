@@ -1,0 +1,162 @@
+"""``coordinator wallet …``: the operator's view of the coordinator's on-chain wallet.
+
+The commands open the same wallet database as the server. A running coordinator holds it
+locked, so stop the server first (the command says so if it is running).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict
+from typing import Any, Protocol, TypeVar
+
+import click
+
+from coordinator.adapters.bitcoin import chain_source
+from coordinator.adapters.bitcoin import wallet as open_wallet
+from coordinator.adapters.chain.esplora import EsploraClient
+from coordinator.adapters.wallet.bdk_wallet import BdkWallet
+from coordinator.config import Settings
+from coordinator.domain.ports.chain import fee_rate_for_target
+
+T = TypeVar("T")
+
+
+class _HasSettings(Protocol):
+    @property
+    def settings(self) -> Settings: ...
+
+
+def _run(obj: _HasSettings, action: Callable[[BdkWallet, EsploraClient], Awaitable[T]]) -> T:
+    settings = obj.settings
+
+    async def main() -> T:
+        chain = chain_source(settings)
+        wallet = open_wallet(settings, chain)
+        try:
+            return await action(wallet, chain)
+        finally:
+            await wallet.close()
+            await chain.aclose()
+
+    return asyncio.run(main())
+
+
+def _echo_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, sort_keys=True))
+
+
+@click.group()
+def wallet() -> None:
+    """The coordinator's on-chain wallet (stop the server first)."""
+
+
+@wallet.command()
+@click.option("--full", is_flag=True, help="Scan every derived address, not only revealed ones.")
+@click.pass_obj
+def sync(obj: _HasSettings, full: bool) -> None:
+    """Sync the wallet with the chain and print the synced height."""
+
+    async def action(w: BdkWallet, _: EsploraClient) -> int:
+        return await (w.full_scan() if full else w.sync())
+
+    click.echo(f"synced to height {_run(obj, action)}")
+
+
+@wallet.command()
+@click.option("--no-sync", is_flag=True, help="Show the stored balance without syncing.")
+@click.pass_obj
+def balance(obj: _HasSettings, no_sync: bool) -> None:
+    """Balance in sats: confirmed, pending, immature and total."""
+
+    async def action(w: BdkWallet, _: EsploraClient) -> dict[str, int]:
+        if not no_sync:
+            await w.sync()
+        result = await w.balance()
+        return {**asdict(result), "total": result.total}
+
+    result = _run(obj, action)
+    for name in ("confirmed", "trusted_pending", "untrusted_pending", "immature", "total"):
+        click.echo(f"{name:18} {result[name]:>16,} sats")
+
+
+@wallet.command()
+@click.pass_obj
+def address(obj: _HasSettings) -> None:
+    """Reveal the next receive address."""
+
+    async def action(w: BdkWallet, _: EsploraClient) -> str:
+        return await w.new_address()
+
+    click.echo(_run(obj, action))
+
+
+@wallet.command()
+@click.option("--all", "include_spent", is_flag=True, help="Include spent outputs.")
+@click.option("--no-sync", is_flag=True, help="List the stored outputs without syncing.")
+@click.pass_obj
+def outputs(obj: _HasSettings, include_spent: bool, no_sync: bool) -> None:
+    """The wallet's outputs as JSON (unspent only unless --all)."""
+
+    async def action(w: BdkWallet, _: EsploraClient) -> list[dict[str, Any]]:
+        if not no_sync:
+            await w.sync()
+        return [asdict(o) for o in await w.outputs(include_spent=include_spent)]
+
+    _echo_json(_run(obj, action))
+
+
+@wallet.command()
+@click.pass_obj
+def fees(obj: _HasSettings) -> None:
+    """Fee estimates (target blocks → sat/vB) and the rates the wallet would use."""
+
+    async def action(_: BdkWallet, chain: EsploraClient) -> dict[str, Any]:
+        estimates = await chain.fee_estimates()
+        return {
+            "estimates": {str(k): v for k, v in sorted(estimates.items())},
+            "used": {str(t): fee_rate_for_target(estimates, t) for t in (1, 6, 144)},
+        }
+
+    _echo_json(_run(obj, action))
+
+
+@wallet.command()
+@click.option("--to", "to_address", required=True, help="Destination address.")
+@click.option("--amount", type=click.IntRange(min=1), help="Sats to send.")
+@click.option("--all", "send_all", is_flag=True, help="Send everything (drain the wallet).")
+@click.option("--fee-rate", type=click.IntRange(min=1), help="sat/vB (default: 1-block estimate).")
+@click.option("--max-fee", type=click.IntRange(min=0), help="Refuse if the fee exceeds SATS.")
+@click.option("--from", "from_address", help="Spend only confirmed outputs at this address.")
+@click.option("--utxo", "utxos", multiple=True, help="Spend only these TXID:VOUT outputs.")
+@click.pass_obj
+def send(
+    obj: _HasSettings,
+    to_address: str,
+    amount: int | None,
+    send_all: bool,
+    fee_rate: int | None,
+    max_fee: int | None,
+    from_address: str | None,
+    utxos: tuple[str, ...],
+) -> None:
+    """Send sats (or everything with --all) and broadcast; prints the txid and fee."""
+    if (amount is None) == (not send_all):
+        raise click.UsageError("give exactly one of --amount and --all")
+
+    async def action(w: BdkWallet, _: EsploraClient) -> dict[str, Any]:
+        await w.sync()
+        selected: list[str] | None = list(utxos) if utxos else None
+        if from_address is not None:
+            selected = (selected or []) + await w.confirmed_outpoints_of(from_address)
+            if not selected:
+                raise click.ClickException(f"no confirmed outputs at {from_address}")
+        sent = await w.send(
+            to_address, amount, fee_rate=fee_rate, max_fee_sats=max_fee, from_outpoints=selected
+        )
+        return {"txid": sent.txid, "fee": sent.fee}
+
+    result = _run(obj, action)
+    click.echo(f"txid {result['txid']}\nfee  {result['fee']} sats")
