@@ -11,6 +11,7 @@ from coincurve import PublicKeyXOnly
 from coordinator.adapters.sqlite.database import Database
 from coordinator.adapters.sqlite.identity import ensure_coordinator_identity
 from coordinator.adapters.sqlite.migrations import DATABASES, database_path, migrate
+from coordinator.app.bitcoin import Bitcoin, start_bitcoin
 from coordinator.app.tasks import BackgroundTasks
 from coordinator.config import Settings
 from coordinator_core.keyfile import load_or_create_secret
@@ -26,6 +27,7 @@ class Runtime:
     databases: dict[str, Database]
     secret_key: bytes
     tasks: BackgroundTasks = field(default_factory=BackgroundTasks)
+    bitcoin: Bitcoin | None = None  # chain source and wallet; set by ``start``
 
     @property
     def competitions_db(self) -> Database:
@@ -57,7 +59,9 @@ class Runtime:
             for db in databases.values():
                 db.close()
             raise
-        return cls(settings=settings, databases=databases, secret_key=secret)
+        runtime = cls(settings=settings, databases=databases, secret_key=secret)
+        runtime.bitcoin = start_bitcoin(settings, runtime.tasks)
+        return runtime
 
     async def health_problems(self) -> list[str]:
         """Reasons the service is unhealthy; empty when healthy. Runs ``quick_check`` per DB."""
@@ -72,5 +76,7 @@ class Runtime:
     async def stop(self) -> None:
         """Stop background tasks, then checkpoint (TRUNCATE) and close every database."""
         await self.tasks.stop(grace_secs=self.settings.api.shutdown_timeout_secs)
+        if self.bitcoin is not None:
+            await self.bitcoin.close()
         for db in self.databases.values():
             await asyncio.to_thread(db.close)
