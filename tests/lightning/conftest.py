@@ -67,9 +67,22 @@ class Nodes:
         self.clients.append(client)
         return node, client
 
+    async def listening(self, node: DevnetNode, streams: int = 1) -> None:
+        """Wait until ``node`` has ``streams`` streams open (subscriptions are connected)."""
+        await listening(self.control, node.alias, streams)
+
     async def close(self) -> None:
         for client in self.clients:
             await client.aclose()
+
+
+async def listening(control: LightningDevnetControl, alias: str, streams: int = 1) -> None:
+    """Wait until node ``alias`` has at least ``streams`` streams open."""
+
+    async def connected() -> bool:
+        return (await control.node(alias)).open_streams >= streams
+
+    await eventually(connected)
 
 
 @pytest.fixture

@@ -40,6 +40,7 @@ async def test_settle_path_pays_the_coordinator_and_reveals_the_preimage(
     coordinator_node, coordinator = await nodes.new("coordinator", COORDINATOR_SATS)
     _, player = await nodes.new("player", PLAYER_SATS)
     invoices = collect(coordinator.subscribe_invoices())
+    await nodes.listening(coordinator_node)
     preimage, payment_hash = ticket()
 
     created = await coordinator.create_hold_invoice(payment_hash, ENTRY_SATS, 600, "c:test;r:")
@@ -92,10 +93,12 @@ async def test_settle_path_pays_the_coordinator_and_reveals_the_preimage(
 async def test_cancel_and_expiry_fail_the_payment_and_refund_the_player(
     nodes: Nodes, collect: Collect, ending: str
 ) -> None:
-    _, coordinator = await nodes.new("coordinator", COORDINATOR_SATS)
-    _, player = await nodes.new("player", PLAYER_SATS)
+    coordinator_node, coordinator = await nodes.new("coordinator", COORDINATOR_SATS)
+    player_node, player = await nodes.new("player", PLAYER_SATS)
     invoices = collect(coordinator.subscribe_invoices())
     payments = collect(player.subscribe_payments())
+    await nodes.listening(coordinator_node)
+    await nodes.listening(player_node)
     preimage, payment_hash = ticket()
     expiry = 600 if ending == "cancel" else 3
     created = await coordinator.create_hold_invoice(payment_hash, ENTRY_SATS, expiry)
@@ -138,9 +141,10 @@ async def test_cancel_and_expiry_fail_the_payment_and_refund_the_player(
 async def test_unpaid_hold_invoice_expires_and_cannot_be_paid(
     nodes: Nodes, collect: Collect
 ) -> None:
-    _, coordinator = await nodes.new("coordinator", COORDINATOR_SATS)
+    coordinator_node, coordinator = await nodes.new("coordinator", COORDINATOR_SATS)
     _, player = await nodes.new("player", PLAYER_SATS)
     invoices = collect(coordinator.subscribe_invoices())
+    await nodes.listening(coordinator_node)
     _, payment_hash = ticket()
     created = await coordinator.create_hold_invoice(payment_hash, ENTRY_SATS, 2)
     await invoices.wait_for(state_of(payment_hash, InvoiceState.CANCELED))

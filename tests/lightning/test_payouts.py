@@ -44,9 +44,10 @@ async def reported_everywhere(
 
 
 async def test_successful_payout(nodes: Nodes, collect: Collect) -> None:
-    _, coordinator = await nodes.new("coordinator", COORDINATOR_SATS)
+    coordinator_node, coordinator = await nodes.new("coordinator", COORDINATOR_SATS)
     _, player = await nodes.new("player", 0)
     stream = collect(coordinator.subscribe_payments())
+    await nodes.listening(coordinator_node)
     invoice = await player.create_invoice(PAYOUT_SATS, 600, "payout")
 
     payment = await pay(coordinator, invoice.payment_request)
@@ -72,9 +73,10 @@ async def test_successful_payout(nodes: Nodes, collect: Collect) -> None:
 
 
 async def test_fee_over_the_limit_fails_without_paying(nodes: Nodes, collect: Collect) -> None:
-    _, coordinator = await nodes.new("coordinator", COORDINATOR_SATS)
+    coordinator_node, coordinator = await nodes.new("coordinator", COORDINATOR_SATS)
     _, player = await nodes.new("player", 0)
     stream = collect(coordinator.subscribe_payments())
+    await nodes.listening(coordinator_node)
     invoice = await player.create_invoice(PAYOUT_SATS, 600)
 
     payment = await pay(coordinator, invoice.payment_request, fee_limit_sat=1)
@@ -92,6 +94,7 @@ async def test_injected_failure_then_retry(
     coordinator_node, coordinator = await nodes.new("coordinator", COORDINATOR_SATS)
     _, player = await nodes.new("player", 0)
     stream = collect(coordinator.subscribe_payments())
+    await nodes.listening(coordinator_node)
     invoice = await player.create_invoice(PAYOUT_SATS, 600)
     await control.fail_next_payment(coordinator_node.alias, "FAILURE_REASON_ERROR")
 
@@ -110,9 +113,10 @@ async def test_injected_failure_then_retry(
 async def test_offline_receiver(
     nodes: Nodes, collect: Collect, control: LightningDevnetControl
 ) -> None:
-    _, coordinator = await nodes.new("coordinator", COORDINATOR_SATS)
+    coordinator_node, coordinator = await nodes.new("coordinator", COORDINATOR_SATS)
     player_node, player = await nodes.new("player", 0)
     stream = collect(coordinator.subscribe_payments())
+    await nodes.listening(coordinator_node)
     invoice = await player.create_invoice(PAYOUT_SATS, 600)
     await control.set_online(player_node.alias, False)
 
@@ -129,8 +133,9 @@ async def test_offline_receiver(
 
 async def test_receiver_unknown_to_the_network(nodes: Nodes, collect: Collect) -> None:
     """A well-formed regtest invoice of a node nobody can route to."""
-    _, coordinator = await nodes.new("coordinator", COORDINATOR_SATS)
+    coordinator_node, coordinator = await nodes.new("coordinator", COORDINATOR_SATS)
     stream = collect(coordinator.subscribe_payments())
+    await nodes.listening(coordinator_node)
     payment_request = encode_invoice(
         os.urandom(32),
         currency="bcrt",

@@ -6,10 +6,9 @@ import asyncio
 import hashlib
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
-import httpx
 import pytest
 
 from coordinator.adapters.lightning import LndRestClient
@@ -23,6 +22,7 @@ from tests.lightning.conftest import (
     Nodes,
     client_for,
     eventually,
+    listening,
     start_devnet,
 )
 
@@ -75,10 +75,13 @@ async def node_clients(
 async def test_streams_survive_a_restart_and_report_what_happened_meanwhile(
     own_devnet: ServiceProcess, collect: Collect
 ) -> None:
-    _, coordinator, _, player = await node_clients(own_devnet)
+    coordinator_node, coordinator, player_node, player = await node_clients(own_devnet)
     try:
         invoices = collect(coordinator.subscribe_invoices())
         payments = collect(player.subscribe_payments())
+        async with LightningDevnetControl(own_devnet.url, TOKEN) as control:
+            await listening(control, coordinator_node.alias)
+            await listening(control, player_node.alias)
         _, expiring, expires_at = await hold_and_pay(coordinator, player, expiry_secs=3)
         keep_preimage, kept, _ = await hold_and_pay(coordinator, player, expiry_secs=600)
         for payment_hash in (expiring, kept):
@@ -140,6 +143,7 @@ async def test_stream_resyncs_after_its_node_was_offline(
     coordinator_node, coordinator = await nodes.new("coordinator", 10_000)
     _, player = await nodes.new("player", 100_000)
     invoices = collect(coordinator.subscribe_invoices())
+    await nodes.listening(coordinator_node)
     _, payment_hash, expires_at = await hold_and_pay(coordinator, player, expiry_secs=2)
     await invoices.wait_for(invoice_is(payment_hash, InvoiceState.ACCEPTED))
 
@@ -171,23 +175,18 @@ async def test_pending_items_are_checked_when_a_subscription_starts(
 
 
 async def test_streams_are_released_when_clients_go_away(
-    nodes: Nodes, collect: Collect, lightning_devnet: ServiceProcess
+    nodes: Nodes, collect: Collect, control: LightningDevnetControl
 ) -> None:
-    async def open_streams() -> int:
-        async with httpx.AsyncClient(trust_env=False) as http:
-            health = (await http.get(f"{lightning_devnet.url}/health")).json()
-        return int(health["open_streams"])
-
-    _, coordinator = await nodes.new("coordinator", 10_000)
-    _, player = await nodes.new("player", 100_000)
-    baseline = await open_streams()
+    coordinator_node, coordinator = await nodes.new("coordinator", 10_000)
+    player_node, player = await nodes.new("player", 100_000)
     invoices = collect(coordinator.subscribe_invoices())
-    await eventually(lambda: _equals(open_streams(), baseline + 1))
-    # A payment left in flight keeps its send stream open until the client stops waiting.
+    await nodes.listening(coordinator_node)
+    # A payment left in flight holds a send stream open until the client stops waiting.
     await hold_and_pay(coordinator, player, expiry_secs=600)
     await invoices.close()
-    await eventually(lambda: _equals(open_streams(), baseline))
 
+    async def all_closed() -> bool:
+        nodes_now = [await control.node(n.alias) for n in (coordinator_node, player_node)]
+        return all(node.open_streams == 0 for node in nodes_now)
 
-async def _equals(value: Awaitable[int], expected: int) -> bool:
-    return await value == expected
+    await eventually(all_closed)

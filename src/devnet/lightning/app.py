@@ -99,7 +99,7 @@ def create_app(config: DevnetLightningConfig) -> FastAPI:
         return {"status": "ok", "nodes": len(network.nodes()), "open_streams": hub.open_streams()}
 
     app.include_router(_lnd_router(network, hub))
-    app.include_router(_control_router(network, config.token))
+    app.include_router(_control_router(network, hub, config.token))
     return app
 
 
@@ -326,7 +326,7 @@ async def _payment_lines(
         subscriber.close()
 
 
-def _control_router(network: LightningNetwork, token: str) -> APIRouter:
+def _control_router(network: LightningNetwork, hub: EventHub, token: str) -> APIRouter:
     router = APIRouter(prefix="/devnet", dependencies=[Depends(bearer_token_guard(token))])
 
     def view(node: NodeRecord) -> dict[str, Any]:
@@ -339,6 +339,7 @@ def _control_router(network: LightningNetwork, token: str) -> APIRouter:
             "unsettled_local_msat": balance.unsettled_local_msat,
             "unsettled_remote_msat": balance.unsettled_remote_msat,
             "fail_next_payment": node.fail_next_reason,
+            "open_streams": hub.open_streams(node.alias),
             "base_path": f"/nodes/{node.alias}",
             "macaroon_hex": node.macaroon.hex(),
             "macaroon_path": str(network.macaroon_path(node.alias).resolve()),

@@ -22,6 +22,7 @@ class DevnetNode:
     balance_msat: int
     unsettled_local_msat: int
     unsettled_remote_msat: int
+    open_streams: int  # LND streams (subscriptions, payments being sent) open on the node
 
     @property
     def total_msat(self) -> int:
@@ -89,4 +90,5 @@ class LightningDevnetControl:
             balance_msat=item["balance_msat"],
             unsettled_local_msat=item["unsettled_local_msat"],
             unsettled_remote_msat=item["unsettled_remote_msat"],
+            open_streams=item["open_streams"],
         )

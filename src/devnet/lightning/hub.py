@@ -69,13 +69,12 @@ class EventHub:
     def payment_changed(self, payment: PaymentRecord) -> None:
         _publish(self._payments, payment.node, payment)
 
-    def open_streams(self) -> int:
-        """How many streams are open (all nodes)."""
-        return sum(
-            len(subscribers)
-            for table in (self._invoices, self._payments)
-            for subscribers in table.values()
-        )
+    def open_streams(self, node: str | None = None) -> int:
+        """How many streams are open, of ``node`` or of all nodes."""
+        tables = (self._invoices, self._payments)
+        if node is not None:
+            return sum(len(table.get(node, ())) for table in tables)
+        return sum(len(members) for table in tables for members in table.values())
 
     def close_node(self, node: str) -> None:
         """End every stream of ``node`` (it went offline)."""
