@@ -1,0 +1,100 @@
+"""Ticketed DLC engine, byte-compatible with the dlctix library.
+
+Parameters (:mod:`.types`, JSON in :mod:`.jsoncodec`) are checked against size limits and
+validated (:mod:`.validation`), every transaction is built (:mod:`.build`), signed in a two-round
+MuSig2 session with adaptor signatures for attestation outcomes (:mod:`.signing`), verified
+(:mod:`.signatures`) and finally settled (:mod:`.settlement`). :mod:`.competition` turns a
+weather competition into contract parameters.
+
+Two layouts exist: ``legacy`` reproduces dlctix 0.0.x/0.1.0 byte for byte; ``outcome_bound``
+(the default for new contracts) binds split leaves to their outcome, which closes the
+shared-winner exploit of the legacy layout.
+"""
+
+from ticketdlc.contract.build import SigningEntry, SigningPlan, TicketedDLC
+from ticketdlc.contract.competition import (
+    CompetitionContractError,
+    CompetitionEntry,
+    competition_contract_parameters,
+    competition_payouts,
+)
+from ticketdlc.contract.errors import (
+    ContractBuildError,
+    ContractDecodeError,
+    ContractError,
+    ContractLimitError,
+    ContractValidationError,
+    InvalidPartialSignatureError,
+    InvalidSignatureError,
+    SigningError,
+    SpendError,
+)
+from ticketdlc.contract.external import SigningData, signing_data
+from ticketdlc.contract.settlement import SignedContract, dlc_from_json, dlc_to_json
+from ticketdlc.contract.sigmap import SigMap, full_sigmap_keys, sigmap_keys_for
+from ticketdlc.contract.signatures import ContractSignatures, verify_signatures
+from ticketdlc.contract.signing import CoordinatorSession, SignerSession, sign_contract_locally
+from ticketdlc.contract.types import (
+    DEFAULT_LAYOUT,
+    EXPIRY,
+    ContractLayout,
+    ContractParameters,
+    EventLockingConditions,
+    MarketMaker,
+    Outcome,
+    Player,
+    WinCondition,
+)
+from ticketdlc.contract.validation import (
+    DEFAULT_LIMITS,
+    ContractLimits,
+    check_limits,
+    validate,
+    validate_stored,
+)
+
+__all__ = [
+    "DEFAULT_LAYOUT",
+    "DEFAULT_LIMITS",
+    "EXPIRY",
+    "CompetitionContractError",
+    "CompetitionEntry",
+    "ContractBuildError",
+    "ContractDecodeError",
+    "ContractError",
+    "ContractLayout",
+    "ContractLimitError",
+    "ContractLimits",
+    "ContractParameters",
+    "ContractSignatures",
+    "ContractValidationError",
+    "CoordinatorSession",
+    "EventLockingConditions",
+    "InvalidPartialSignatureError",
+    "InvalidSignatureError",
+    "MarketMaker",
+    "Outcome",
+    "Player",
+    "SigMap",
+    "SignedContract",
+    "SignerSession",
+    "SigningData",
+    "SigningEntry",
+    "SigningError",
+    "SigningPlan",
+    "SpendError",
+    "TicketedDLC",
+    "WinCondition",
+    "check_limits",
+    "competition_contract_parameters",
+    "competition_payouts",
+    "dlc_from_json",
+    "dlc_to_json",
+    "full_sigmap_keys",
+    "sigmap_keys_for",
+    "sign_contract_locally",
+    "signing_data",
+    "validate",
+    "validate_stored",
+    "verify_signatures",
+]
