@@ -19,7 +19,7 @@ def random_secret() -> bytes:
 
 
 @pytest.mark.parametrize("count", [2, 5])
-def test_round_trip_random_keys_and_parities(count: int) -> None:
+def test_round_trip_random_keys_and_parities(count: int, verify_path: str) -> None:
     parities_seen: set[tuple[bool, bool]] = set()
     for _ in range(12):
         signers = make_signers(count)
@@ -78,7 +78,7 @@ def test_no_adaptor_point_is_plain_musig2() -> None:
     assert adaptor.adapt(pre, 0) == musig2.partial_sig_agg(plain, session)
 
 
-def test_invalid_partial_adaptor_signature_detected() -> None:
+def test_invalid_partial_adaptor_signature_detected(verify_path: str) -> None:
     signers = make_signers(2)
     msg = os.urandom(32)
     point = adaptor.solo_adaptor_point(random_secret())

@@ -94,7 +94,7 @@ def test_wrong_secret_key_rejected() -> None:
         musig2.sign(secnonce, stranger.sk, session)
 
 
-def test_partial_signature_blame() -> None:
+def test_partial_signature_blame(verify_path: str) -> None:
     signers = make_signers(3)
     msg = os.urandom(32)
     pubkeys = musig2.key_sort([s.pk for s in signers])
@@ -137,7 +137,7 @@ def _lib_pubnonce(data: bytes) -> object:
     return parsed
 
 
-def test_interop_with_libsecp256k1_musig() -> None:
+def test_interop_with_libsecp256k1_musig(verify_path: str) -> None:
     ours, theirs = make_signers(2)
     msg = os.urandom(32)
     pubkeys = musig2.key_sort([ours.pk, theirs.pk])
@@ -224,3 +224,32 @@ def test_interop_with_libsecp256k1_musig() -> None:
 def test_secnonce_from_bytes_validates_length() -> None:
     with pytest.raises(ValueError, match="97 bytes"):
         SecNonce.from_bytes(bytes(96))
+
+
+def test_libsecp256k1_session_layout_is_recognised() -> None:
+    """With the pinned coincurve the fast verification path must be active."""
+    assert musig2._lib_layout_matches()
+
+
+def test_both_verification_paths_agree(monkeypatch: pytest.MonkeyPatch) -> None:
+    signers = make_signers(3)
+    msg = os.urandom(32)
+    pubkeys = musig2.key_sort([s.pk for s in signers])
+    by_pk = {s.pk: s for s in signers}
+    tweak = os.urandom(31).rjust(32, b"\x00")
+    nonces = [musig2.nonce_gen(by_pk[pk].sk, pk, None, msg, None) for pk in pubkeys]
+    session = SessionContext(
+        musig2.nonce_agg([p for _, p in nonces]), pubkeys, [tweak], [False], msg
+    )
+    psigs = [
+        musig2.sign(s, by_pk[pk].sk, session) for (s, _), pk in zip(nonces, pubkeys, strict=True)
+    ]
+    cases = []
+    for i, pk in enumerate(pubkeys):
+        cases.append((psigs[i], nonces[i][1], pk, True))
+        cases.append((psigs[i], nonces[(i + 1) % 3][1], pk, False))
+        cases.append((psigs[(i + 1) % 3], nonces[i][1], pk, False))
+    for path in (None, False):
+        monkeypatch.setattr(musig2, "_LIB_FAST_PATH", path)
+        for psig, pubnonce, pk, expected in cases:
+            assert musig2.partial_sig_verify_internal(psig, pubnonce, pk, session) is expected

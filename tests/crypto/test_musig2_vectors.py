@@ -102,7 +102,7 @@ def test_nonce_agg(vectors_dir: Path) -> None:
         expect_error(case["error"], nonce_agg, selected)
 
 
-def test_sign_verify(vectors_dir: Path) -> None:
+def test_sign_verify(vectors_dir: Path, verify_path: str) -> None:
     data = load(vectors_dir, "sign_verify")
     sk = bytes.fromhex(data["sk"])
     X = fromhex_all(data["pubkeys"])
@@ -157,7 +157,7 @@ def test_sign_verify(vectors_dir: Path) -> None:
         )
 
 
-def test_tweak(vectors_dir: Path) -> None:
+def test_tweak(vectors_dir: Path, verify_path: str) -> None:
     data = load(vectors_dir, "tweak")
     sk = bytes.fromhex(data["sk"])
     X = fromhex_all(data["pubkeys"])
@@ -218,7 +218,7 @@ def test_sig_agg(vectors_dir: Path) -> None:
         expect_error(case["error"], partial_sig_agg, psigs, session_ctx)
 
 
-def test_det_sign(vectors_dir: Path) -> None:
+def test_det_sign(vectors_dir: Path, verify_path: str) -> None:
     data = load(vectors_dir, "det_sign")
     sk = bytes.fromhex(data["sk"])
     X = fromhex_all(data["pubkeys"])

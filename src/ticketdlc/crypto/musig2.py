@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Final, NamedTuple
 
-from ticketdlc.crypto import bip340
+from ticketdlc.crypto import _musig_lib, bip340
 from ticketdlc.crypto.secp import (
     CURVE_ORDER,
     G,
@@ -532,27 +532,89 @@ def _sign(
 def _partial_sig_verify_internal(
     psig: bytes, pubnonce: bytes, pk: PlainPk, session_ctx: SessionContext, adaptor: Point | None
 ) -> bool:
-    values = session_values(session_ctx, adaptor)
+    key = _session_key(session_ctx)
+    values = _session_values_cached(*key, None if adaptor is None else adaptor.to_bytes())
     if len(psig) != 32 or len(pubnonce) != 66:
         return False
-    s = int.from_bytes(psig, "big")
-    if s >= n:
-        return False
     try:
-        R1 = Point.from_bytes(pubnonce[0:33])
-        R2 = Point.from_bytes(pubnonce[33:66])
         P = Point.from_bytes(pk)
     except ValueError:
         return False
     a = values.keyagg.coefficients.get(bytes(pk))
     if a is None:
         raise ValueError("The signer's pubkey must be included in the list of pubkeys.")
+    if _lib_fast_path():
+        cache = _musig_lib.keyagg_cache(key[1], key[2], key[3])
+        if cache is not None:
+            session = _musig_lib.session_struct(
+                values.nonce_negated, values.R_eff.xonly(), values.b, values.e
+            )
+            return _musig_lib.verify(bytes(psig), bytes(pubnonce), P, cache, session)
+    return _verify_with_points(psig, pubnonce, P, a, values)
+
+
+def _verify_with_points(
+    psig: bytes, pubnonce: bytes, P: Point, a: int, values: SessionValues
+) -> bool:
+    """``s·G == ±(R1 + b·R2) + (e·a·g·gacc)·P`` with separate libsecp256k1 point operations."""
+    s = int.from_bytes(psig, "big")
+    if s >= n:
+        return False
+    try:
+        R1 = Point.from_bytes(pubnonce[0:33])
+        R2 = Point.from_bytes(pubnonce[33:66])
+    except ValueError:
+        return False
     Re = point_sum((R1, None if values.b == 0 else R2 * values.b))
     if Re is not None and values.nonce_negated:
         Re = -Re
     c = values.e * a * values.key_sign % n
     rhs = point_sum((Re, None if c == 0 else P * c))
     return generator_mul(s) == rhs
+
+
+_LIB_FAST_PATH: bool | None = None
+
+
+def _lib_fast_path() -> bool:
+    """True if libsecp256k1's partial-signature verification may be used (checked once)."""
+    global _LIB_FAST_PATH
+    if _LIB_FAST_PATH is None:
+        _LIB_FAST_PATH = _lib_layout_matches()
+    return _LIB_FAST_PATH
+
+
+def _lib_layout_matches() -> bool:
+    """Compare our session values with a session libsecp256k1 computed itself."""
+    secrets = [bytes((7,)) * 32, bytes((9,)) * 32, bytes((11,)) * 32]
+    msg = bytes(range(32))
+    tweaks, is_xonly = (bytes((1,)) * 32,), (True,)
+    try:
+        reference = _musig_lib.reference_session(secrets, msg, tweaks, is_xonly)
+        if reference is None:
+            return False
+        pubkeys, aggnonce, session, pubnonce, psig, signer = reference
+        values = _session_values_cached(aggnonce, pubkeys, tweaks, is_xonly, msg, None)
+        ours = _musig_lib.session_bytes(
+            values.nonce_negated, values.R_eff.xonly(), values.b, values.e
+        )
+        if ours[:101] != session[:101]:  # magic, parity, x(R), b, e
+            return False
+        cache = _musig_lib.keyagg_cache(pubkeys, tweaks, is_xonly)
+        struct = _musig_lib.session_struct(
+            values.nonce_negated, values.R_eff.xonly(), values.b, values.e
+        )
+        P = Point.from_bytes(signer)
+        forged = ((int.from_bytes(psig, "big") + 1) % n).to_bytes(32, "big")
+        a = values.keyagg.coefficients[signer]
+        return (
+            cache is not None
+            and _musig_lib.verify(psig, pubnonce, P, cache, struct)
+            and not _musig_lib.verify(forged, pubnonce, P, cache, struct)
+            and _verify_with_points(psig, pubnonce, P, a, values)
+        )
+    except (ValueError, TypeError, AttributeError, KeyError):
+        return False
 
 
 def _partial_sig_agg_scalar(
