@@ -1,4 +1,4 @@
-"""The ``coordinator`` command line: serve, dev, db, version."""
+"""The ``coordinator`` command line: serve, dev, db, wallet, dlc, version."""
 
 from __future__ import annotations
 
@@ -175,6 +175,30 @@ def status(obj: Context, name: str) -> None:
 
 
 cli.add_command(wallet_group)
+
+
+@cli.group()
+def dlc() -> None:
+    """Ticketed DLC contracts (no configuration needed)."""
+
+
+@dlc.command("build")
+@click.option(
+    "--params", "params_path", type=click.Path(path_type=Path, dir_okay=False), required=True,
+    help="dlctix ContractParameters JSON file.",
+)  # fmt: skip
+@click.option("--funding-outpoint", required=True, help="Funding outpoint as TXID:VOUT.")
+@click.option(
+    "--layout", type=click.Choice(["legacy", "outcome_bound"]), default=None,
+    help="Split-leaf layout (default: the one the parameters select).",
+)  # fmt: skip
+def dlc_build(params_path: Path, funding_outpoint: str, layout: str | None) -> None:
+    """Print every transaction and sighash of a contract as JSON."""
+    import json
+
+    from coordinator.app.dlc_cli import build_report
+
+    click.echo(json.dumps(build_report(params_path, funding_outpoint, layout), indent=2))
 
 
 def main() -> None:

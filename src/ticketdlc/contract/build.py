@@ -93,6 +93,11 @@ def split_payouts(
     }
 
 
+def funding_output(params: ContractParameters) -> TxOut:
+    """The output the funding transaction must pay (known before the funding outpoint)."""
+    return FundingSpendInfo.build(params.market_maker, params.players, params.funding_value).output
+
+
 @dataclass(frozen=True, slots=True)
 class SigningEntry:
     """One aggregated signature the contract needs: what is signed, by whom, and how.
