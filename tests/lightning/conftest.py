@@ -49,7 +49,7 @@ def client_for(node: DevnetNode, **options: object) -> LndRestClient:
         "reconnect": FAST_RECONNECT,
         **options,
     }
-    return LndRestClient(node.base_url, **settings)  # type: ignore[arg-type]  # test options
+    return LndRestClient(node.base_url, **settings)  # type: ignore[arg-type]
 
 
 @dataclass
