@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
 
 import pytest
 
@@ -281,8 +279,7 @@ def test_signing_data_for_external_signers(compat_dlc: TicketedDLC) -> None:
 
 def test_process_pool_signing_matches(tmp_path: object) -> None:
     competition = make_competition(4, 2, ContractLayout.OUTCOME_BOUND)
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(2, mp_context=context) as pool:
+    with engine.process_pool(2) as pool:
         signed = sign_contract_locally(
             competition.dlc, competition.party.all_secrets, executor=pool, chunk_size=16
         )
@@ -296,3 +293,28 @@ def test_process_pool_signing_matches(tmp_path: object) -> None:
         protocol = coord.aggregate_signatures(signer.partial_signatures(aggnonces))
     assert len(signed.signatures.outcome_tx_signatures) == competition.space.count
     assert len(protocol.signatures.split_tx_signatures) == len(competition.dlc.split_sighashes)
+
+
+def test_malformed_aggregate_nonces_are_refused(compat_dlc: TicketedDLC) -> None:
+    coord = CoordinatorSession(compat_dlc, [MM])
+    signer = SignerSession(compat_dlc, [P0, P1, P2])
+    aggnonces = coord.aggregate_nonces(signer.public_nonces())
+    x = next(x for x in range(1, 100) if not _on_curve(b"\x02" + x.to_bytes(32, "big")))
+    bad = dataclasses.replace(
+        aggnonces,
+        by_outcome={**aggnonces.by_outcome, EXPIRY: b"\x02" + x.to_bytes(32, "big") + bytes(33)},
+    )
+    with pytest.raises(SigningError, match="invalid aggregate nonce"):
+        signer.partial_signatures(bad)
+    fresh = SignerSession(compat_dlc, [P0])
+    fresh.public_nonces()
+    with pytest.raises(SigningError, match="missing aggregate nonce"):
+        fresh.partial_signatures(dataclasses.replace(aggnonces, by_outcome={}))
+
+
+def _on_curve(data: bytes) -> bool:
+    try:
+        Point.from_bytes(data)
+    except ValueError:
+        return False
+    return True

@@ -16,8 +16,10 @@ as trusted as the calling process (a local process pool).
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Executor
+from concurrent.futures import Executor, ProcessPoolExecutor
 from typing import Final, TypeAlias, TypeVar
 
 from ticketdlc.crypto import bip340, musig2
@@ -191,6 +193,16 @@ def sign_locally_chunk(
 
 # ---------------------------------------------------------------------------------------------
 # Running chunks
+
+
+def process_pool(workers: int | None = None) -> ProcessPoolExecutor:
+    """A local worker pool for the chunk functions (one process per CPU by default).
+
+    Workers are started with ``spawn``, which is safe from a process that runs threads (an
+    event loop, a web server). Shut it down (or use it as a context manager) when done.
+    """
+    count = workers if workers is not None else max(1, os.cpu_count() or 1)
+    return ProcessPoolExecutor(count, mp_context=multiprocessing.get_context("spawn"))
 
 
 def chunked(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:

@@ -19,12 +19,12 @@ receive secret keys and nonce seeds, so use only local, trusted pools.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Executor
 from typing import Final
 
 from ticketdlc.contract import engine
-from ticketdlc.contract.build import SigningPlan, TicketedDLC
+from ticketdlc.contract.build import SigningEntry, SigningPlan, TicketedDLC
 from ticketdlc.contract.errors import (
     InvalidPartialSignatureError,
     InvalidSignatureError,
@@ -67,6 +67,25 @@ def _lookup(sigmap: SigMap[bytes], key: EntryKey) -> bytes | None:
 
 def _expected_sigmap(plan: SigningPlan, indices: Sequence[int]) -> SigMap[None]:
     return _to_sigmap(plan, indices, [b""] * len(indices)).map(lambda *_: None, lambda *_: None)
+
+
+def _contract_signatures(
+    entries: Sequence[SigningEntry], finals: Iterable[tuple[bytes, int]]
+) -> ContractSignatures:
+    """Assemble ``(final nonce R, s)`` per entry: 65-byte ``R || s`` adaptor signatures for
+    attestation outcomes, 64-byte ``x(R) || s`` signatures otherwise."""
+    outcome_sigs: dict[int, bytes] = {}
+    split_sigs: dict[WinCondition, bytes] = {}
+    expiry_sig: bytes | None = None
+    for entry, (final_nonce, s_int) in zip(entries, finals, strict=True):
+        s = (s_int % CURVE_ORDER).to_bytes(32, "big")
+        if isinstance(entry.key, WinCondition):
+            split_sigs[entry.key] = final_nonce[1:] + s
+        elif entry.key.is_expiry:
+            expiry_sig = final_nonce[1:] + s
+        else:
+            outcome_sigs[entry.key.code] = final_nonce + s
+    return ContractSignatures(expiry_sig, outcome_sigs, split_sigs)
 
 
 class SignerSession:
@@ -163,7 +182,7 @@ class SignerSession:
         ]
         try:
             return engine.run_chunks(self.executor, engine.partial_signatures_chunk, chunks)
-        except musig2.InvalidContributionError as exc:
+        except ValueError as exc:  # malformed aggregate nonce, or R + T at infinity
             raise SigningError(f"invalid aggregate nonce: {exc}") from None
 
 
@@ -287,6 +306,28 @@ class CoordinatorSession:
         pubnonce = self._value(self._received_nonces[pubkey], entry.key)
         return adaptor.partial_sig_verify_internal(psig, pubnonce, pubkey, session, entry.adaptor)
 
+    def combine_partial_signatures(
+        self, received: Mapping[bytes, SigMap[bytes]]
+    ) -> ContractSignatures:
+        """Sum everyone's partial signatures per entry (not verified: see
+        :meth:`aggregate_signatures`)."""
+        if self._aggnonces is None or self._own_psigs is None:
+            raise SigningError("aggregate the nonces first")
+        psigs = dict(received)
+        psigs.update(self._own_psigs)
+        self._check_complete(psigs, "partial signatures")
+        plan = self.plan
+        finals: list[tuple[bytes, int]] = []
+        for index, entry in enumerate(plan.entries):
+            total = 0
+            for pubkey in plan.contexts[plan.entry_contexts[index]]:
+                value = self._value(psigs[pubkey], entry.key)
+                if len(value) != 32 or int.from_bytes(value, "big") >= CURVE_ORDER:
+                    raise InvalidPartialSignatureError({pubkey: [str(entry.key)]})
+                total += int.from_bytes(value, "big")
+            finals.append((self._final_nonce(index), total))
+        return _contract_signatures(plan.entries, finals)
+
     def aggregate_signatures(
         self, received: Mapping[bytes, SigMap[bytes]], *, verify_each: bool = False
     ) -> SignedContract:
@@ -295,37 +336,15 @@ class CoordinatorSession:
         Each signer's partial signatures are only checked one by one if the aggregate set
         fails (to blame the signer) or if ``verify_each`` is set.
         """
-        if self._aggnonces is None or self._own_psigs is None:
-            raise SigningError("aggregate the nonces first")
-        psigs = dict(received)
-        psigs.update(self._own_psigs)
-        self._check_complete(psigs, "partial signatures")
         if verify_each:
             for pubkey, sigmap in received.items():
                 self.verify_partial_signatures(pubkey, sigmap)
-        plan = self.plan
-        outcome_sigs: dict[int, bytes] = {}
-        split_sigs: dict[WinCondition, bytes] = {}
-        expiry_sig: bytes | None = None
-        for index, entry in enumerate(plan.entries):
-            total = 0
-            for pubkey in plan.contexts[plan.entry_contexts[index]]:
-                value = self._value(psigs[pubkey], entry.key)
-                if len(value) != 32 or int.from_bytes(value, "big") >= CURVE_ORDER:
-                    raise InvalidPartialSignatureError({pubkey: [str(entry.key)]})
-                total += int.from_bytes(value, "big")
-            s = (total % CURVE_ORDER).to_bytes(32, "big")
-            final_nonce = self._final_nonce(index)
-            if isinstance(entry.key, WinCondition):
-                split_sigs[entry.key] = final_nonce[1:] + s
-            elif entry.key.is_expiry:
-                expiry_sig = final_nonce[1:] + s
-            else:
-                outcome_sigs[entry.key.code] = final_nonce + s
-        signatures = ContractSignatures(expiry_sig, outcome_sigs, split_sigs)
+        signatures = self.combine_partial_signatures(received)
         try:
             return SignedContract.verified(self.dlc, signatures, executor=self.executor)
         except InvalidSignatureError:
+            psigs = dict(received)
+            psigs.update(self.our_partial_signatures)
             self._blame(psigs)
             raise
 
@@ -353,14 +372,15 @@ class CoordinatorSession:
             raise InvalidPartialSignatureError(blamed)
 
 
-def sign_contract_locally(
+def local_signatures(
     dlc: TicketedDLC,
     secrets: Sequence[bytes],
     *,
     executor: Executor | None = None,
     chunk_size: int = CHUNK_SIZE,
-) -> SignedContract:
-    """Sign every entry with every key held here, then verify the complete set.
+) -> ContractSignatures:
+    """Every aggregated signature, computed with every key held here (not verified yet:
+    use :func:`sign_contract_locally` unless you verify them yourself).
 
     ``secrets`` must include the market maker's and every player's secret key.
     """
@@ -385,16 +405,16 @@ def sign_contract_locally(
         needed = {pk for keys in contexts.values() for pk in keys}
         chunks.append((contexts, chunk, {pk: by_pubkey[pk] for pk in needed}, seed))
     results = engine.run_chunks(executor, engine.sign_locally_chunk, chunks)
-    outcome_sigs: dict[int, bytes] = {}
-    split_sigs: dict[WinCondition, bytes] = {}
-    expiry_sig: bytes | None = None
-    for entry, (final_nonce, s_int) in zip(plan.entries, results, strict=True):
-        s = s_int.to_bytes(32, "big")
-        if isinstance(entry.key, WinCondition):
-            split_sigs[entry.key] = final_nonce[1:] + s
-        elif entry.key.is_expiry:
-            expiry_sig = final_nonce[1:] + s
-        else:
-            outcome_sigs[entry.key.code] = final_nonce + s
-    signatures = ContractSignatures(expiry_sig, outcome_sigs, split_sigs)
+    return _contract_signatures(plan.entries, results)
+
+
+def sign_contract_locally(
+    dlc: TicketedDLC,
+    secrets: Sequence[bytes],
+    *,
+    executor: Executor | None = None,
+    chunk_size: int = CHUNK_SIZE,
+) -> SignedContract:
+    """Sign every entry with every key held here, then verify the complete set."""
+    signatures = local_signatures(dlc, secrets, executor=executor, chunk_size=chunk_size)
     return SignedContract.verified(dlc, signatures, executor=executor)
