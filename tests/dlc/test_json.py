@@ -7,7 +7,10 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from tests.dlc.conftest import make_params, make_party
 from ticketdlc.contract import (
     EXPIRY,
     ContractDecodeError,
@@ -28,6 +31,7 @@ from ticketdlc.contract.jsoncodec import (
     sigmap_to_json,
 )
 from ticketdlc.contract.types import ContractLayout
+from ticketdlc.crypto.secp import Point
 
 # dlctix serialization::contract_parameters_serialization (dlctix spec §10): serde_json pretty.
 GOLDEN_PRETTY = """{
@@ -218,3 +222,36 @@ def test_sigmap_round_trip_and_value_checks() -> None:
         sigmap_from_json(obj, decode_pubnonce, 10)
     with pytest.raises(ContractLimitError):
         sigmap_from_json(sigmap_to_json(sigmap, bytes.hex), decode_pubnonce, 1)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    players=st.integers(min_value=1, max_value=5),
+    points=st.integers(min_value=1, max_value=12),
+    data=st.data(),
+)
+def test_random_parameters_round_trip(players: int, points: int, data: st.DataObject) -> None:
+    indices = st.integers(min_value=0, max_value=players - 1)
+    weights = st.dictionaries(indices, st.integers(min_value=1, max_value=2**64 - 1), min_size=1)
+    keys = st.one_of(st.just(EXPIRY), st.integers(0, points - 1).map(Outcome.attestation))
+    payouts = data.draw(st.dictionaries(keys, weights, max_size=8))
+    expiry = data.draw(st.one_of(st.none(), st.integers(min_value=0, max_value=2**32 - 1)))
+    params = make_params(
+        make_party(players),
+        payouts,
+        [Point.from_secret(i + 1) for i in range(points)],
+        expiry=expiry,
+        fee_rate=data.draw(st.integers(0, 2**64 - 1)),
+        funding_value=data.draw(st.integers(0, 2**64 - 1)),
+        delta=data.draw(st.integers(0, 0xFFFF)),
+        layout=data.draw(st.sampled_from(list(ContractLayout))),
+    )
+    text = dumps_compact(params_to_json(params))
+    again = params_from_json(loads(text))
+    assert again == params
+    assert dumps_compact(params_to_json(again)) == text
+    for outcome in payouts:
+        assert Outcome.parse(str(outcome)) == outcome
+        for player in payouts[outcome]:
+            win = WinCondition(outcome, player)
+            assert WinCondition.parse(str(win)) == win
