@@ -31,7 +31,7 @@ from ticketdlc.contract.errors import (
 )
 from ticketdlc.contract.external import SigningData, signing_data
 from ticketdlc.contract.settlement import SignedContract, dlc_from_json, dlc_to_json
-from ticketdlc.contract.sigmap import SigMap, full_sigmap_keys, sigmap_keys_for
+from ticketdlc.contract.sigmap import SigMap, sigmap_keys_for
 from ticketdlc.contract.signatures import ContractSignatures, verify_signatures
 from ticketdlc.contract.signing import CoordinatorSession, SignerSession, sign_contract_locally
 from ticketdlc.contract.types import (
@@ -90,7 +90,6 @@ __all__ = [
     "competition_payouts",
     "dlc_from_json",
     "dlc_to_json",
-    "full_sigmap_keys",
     "sigmap_keys_for",
     "sign_contract_locally",
     "signing_data",

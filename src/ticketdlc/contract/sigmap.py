@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -26,15 +25,6 @@ class SigMap(Generic[T]):
             self.by_win_condition.keys() == other.by_win_condition.keys()
         )
 
-    def map(
-        self, on_outcome: Callable[[Outcome, T], U], on_win: Callable[[WinCondition, T], U]
-    ) -> SigMap[U]:
-        """A map with the same keys and transformed values."""
-        return SigMap(
-            {o: on_outcome(o, v) for o, v in self.by_outcome.items()},
-            {w: on_win(w, v) for w, v in self.by_win_condition.items()},
-        )
-
     def __len__(self) -> int:
         return len(self.by_outcome) + len(self.by_win_condition)
 
@@ -56,8 +46,3 @@ def sigmap_keys_for(params: ContractParameters, pubkey: Point) -> SigMap[None] |
             for player in winners:
                 wins[WinCondition(outcome, player)] = None
     return SigMap(outcomes, wins)
-
-
-def full_sigmap_keys(params: ContractParameters) -> SigMap[None]:
-    """Every outcome and every win condition of the contract."""
-    return SigMap(dict.fromkeys(params.outcome_payouts), dict.fromkeys(params.win_conditions()))

@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Executor
-from typing import Final
+from typing import Final, TypeVar
 
 from ticketdlc.contract import engine
 from ticketdlc.contract.build import SigningEntry, SigningPlan, TicketedDLC
@@ -38,6 +38,7 @@ from ticketdlc.crypto import adaptor, musig2
 from ticketdlc.crypto.secp import CURVE_ORDER, Point
 
 EntryKey = Outcome | WinCondition
+T = TypeVar("T")
 CHUNK_SIZE: Final = engine.DEFAULT_CHUNK_SIZE
 
 
@@ -47,9 +48,9 @@ def _pubkey_of(secret: bytes) -> bytes:
     return Point.from_secret(secret).to_bytes()
 
 
-def _to_sigmap(plan: SigningPlan, indices: Sequence[int], values: Sequence[bytes]) -> SigMap[bytes]:
-    by_outcome: dict[Outcome, bytes] = {}
-    by_win: dict[WinCondition, bytes] = {}
+def _to_sigmap(plan: SigningPlan, indices: Sequence[int], values: Sequence[T]) -> SigMap[T]:
+    by_outcome: dict[Outcome, T] = {}
+    by_win: dict[WinCondition, T] = {}
     for index, value in zip(indices, values, strict=True):
         key = plan.entries[index].key
         if isinstance(key, WinCondition):
@@ -66,7 +67,7 @@ def _lookup(sigmap: SigMap[bytes], key: EntryKey) -> bytes | None:
 
 
 def _expected_sigmap(plan: SigningPlan, indices: Sequence[int]) -> SigMap[None]:
-    return _to_sigmap(plan, indices, [b""] * len(indices)).map(lambda *_: None, lambda *_: None)
+    return _to_sigmap(plan, indices, [None] * len(indices))
 
 
 def _contract_signatures(

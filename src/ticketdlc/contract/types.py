@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Final
@@ -221,10 +221,6 @@ class ContractParameters:
         """The winners of ``outcome`` in ascending index order."""
         return self._winners[outcome]
 
-    def outcomes(self) -> Iterator[Outcome]:
-        """Every outcome with a payout map, in ``BTreeMap`` order."""
-        return iter(self.outcome_payouts)
-
     def win_conditions(self) -> Iterator[WinCondition]:
         """Every win condition in ``BTreeMap`` order."""
         for outcome, winners in self._winners.items():
@@ -255,8 +251,3 @@ class ContractParameters:
             for outcome, winners in self._winners.items()
             if index in winners
         ]
-
-
-def sorted_points(points: Sequence[Point]) -> list[Point]:
-    """Points in BIP-327 KeySort order (by compressed encoding)."""
-    return sorted(points, key=Point.to_bytes)
