@@ -78,7 +78,9 @@ def build(entries: int, places: int, layout: ContractLayout) -> tuple[TicketedDL
         relative_locktime_block_delta=144,
         layout=layout,
     )
-    return TicketedDLC.new(params, OutPoint(b"\x11" * 32, 0)), secrets
+    # Legacy contracts with ranked places share winner sets: only stored ones rebuild.
+    make = TicketedDLC.new if layout is ContractLayout.OUTCOME_BOUND else TicketedDLC.rebuild
+    return make(params, OutPoint(b"\x11" * 32, 0)), secrets
 
 
 def sign_local(
@@ -204,8 +206,10 @@ def main() -> None:
                 "--layout",
                 layout.value,
             ]
-            output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-            print_row(json.loads(output.strip().splitlines()[-1]))
+            done = subprocess.run(command, check=False, capture_output=True, text=True)
+            if done.returncode != 0:
+                sys.exit(f"{entries}x{places} {mode} failed:\n{done.stderr}")
+            print_row(json.loads(done.stdout.strip().splitlines()[-1]))
             sys.stdout.flush()
 
 
