@@ -49,6 +49,7 @@ from ticketdlc.contract.validation import signature_counts
 from ticketdlc.crypto.secp import Point
 
 DEFAULT_SIZES = "5x3,10x3,20x3,25x3"
+VERIFY_PARTIALS = "--verify-partials" in sys.argv
 
 
 def build(entries: int, places: int, layout: ContractLayout) -> tuple[TicketedDLC, list[bytes]]:
@@ -111,6 +112,10 @@ def sign_protocol(
     signatures = coordinator.combine_partial_signatures(psigs)
     timings["combine"] = time.perf_counter() - mark
     timings["sign"] = time.perf_counter() - start
+    if VERIFY_PARTIALS:
+        mark = time.perf_counter()
+        coordinator.verify_all_partial_signatures(psigs)
+        timings["verify_partials"] = time.perf_counter() - mark
     return signatures
 
 
@@ -163,6 +168,8 @@ def print_row(result: dict[str, Any]) -> None:
             f"   [nonces {t['nonces']:.1f}s, aggregate+own {t['aggregate_nonces']:.1f}s, "
             f"players {t['partial_signatures']:.1f}s, combine {t['combine']:.1f}s]"
         )
+        if "verify_partials" in t:
+            detail += f" [each player's partial signatures verified: {t['verify_partials']:.1f}s]"
     print(
         f"({result['entries']:>2},{result['places']}) {result['mode']:<8} "
         f"{result['outcomes']:>7,} {result['aggregated_signatures']:>8,} "
@@ -179,6 +186,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument(
         "--layout", choices=[layout.value for layout in ContractLayout], default="outcome_bound"
+    )
+    parser.add_argument(
+        "--verify-partials",
+        action="store_true",
+        help="protocol mode: also time verifying every received partial signature one by one",
     )
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -205,6 +217,7 @@ def main() -> None:
                 str(args.workers),
                 "--layout",
                 layout.value,
+                *(["--verify-partials"] if args.verify_partials else []),
             ]
             done = subprocess.run(command, check=False, capture_output=True, text=True)
             if done.returncode != 0:

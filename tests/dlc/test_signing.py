@@ -277,7 +277,7 @@ def test_signing_data_for_external_signers(compat_dlc: TicketedDLC) -> None:
     assert len(obj["split_signers"]["att1"]) == 3
 
 
-def test_process_pool_signing_matches(tmp_path: object) -> None:
+def test_process_pool_signing_and_blame() -> None:
     competition = make_competition(4, 2, ContractLayout.OUTCOME_BOUND)
     with engine.process_pool(2) as pool:
         signed = sign_contract_locally(
@@ -290,7 +290,14 @@ def test_process_pool_signing_matches(tmp_path: object) -> None:
             competition.dlc, competition.party.player_secrets, executor=pool, chunk_size=16
         )
         aggnonces = coord.aggregate_nonces(signer.public_nonces())
-        protocol = coord.aggregate_signatures(signer.partial_signatures(aggnonces))
+        psigs = signer.partial_signatures(aggnonces)
+        protocol = coord.aggregate_signatures(psigs, verify_each=True)
+        victim = competition.party.player_pubkey(3)
+        outcome = Outcome.attestation(competition.space.index_of((3, 0)))
+        psigs[victim].by_outcome[outcome] = bytes(32)
+        with pytest.raises(InvalidPartialSignatureError) as info:
+            coord.aggregate_signatures(psigs)
+        assert info.value.blamed == {victim: [str(outcome)]}
     assert len(signed.signatures.outcome_tx_signatures) == competition.space.count
     assert len(protocol.signatures.split_tx_signatures) == len(competition.dlc.split_sighashes)
 

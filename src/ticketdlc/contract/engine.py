@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from typing import Final, TypeAlias, TypeVar
 
+from ticketdlc.crypto import adaptor as adaptor_sigs
 from ticketdlc.crypto import bip340, musig2
 from ticketdlc.crypto.secp import CURVE_ORDER, Point, tagged_hash
 
@@ -43,6 +44,10 @@ SignTask: TypeAlias = tuple[int, bytes, int, "bytes | None", bytes]
 
 LocalTask: TypeAlias = tuple[int, bytes, int, "bytes | None"]
 """``(entry index, message, context id, adaptor point or None)``."""
+
+CheckTask: TypeAlias = tuple[bytes, int, "bytes | None", bytes, bytes, bytes, bytes]
+"""``(message, context id, adaptor point or None, aggregate nonce, signer's public nonce,
+partial signature, signer's public key)``."""
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -142,6 +147,19 @@ def partial_signatures_chunk(
             psigs.append(s.to_bytes(32, "big"))
         out.append((values.R.to_bytes(), tuple(psigs)))
     return out
+
+
+def verify_partials_chunk(contexts: dict[int, Keys], tasks: Sequence[CheckTask]) -> list[int]:
+    """Positions (in ``tasks``) of the partial signatures that do not verify."""
+    failed = []
+    for position, (msg, ctx_id, adaptor_point, aggnonce, pubnonce, psig, pubkey) in enumerate(
+        tasks
+    ):
+        session = musig2.SessionContext(aggnonce, contexts[ctx_id], (), (), msg)
+        point = None if adaptor_point is None else Point.from_bytes(adaptor_point)
+        if not adaptor_sigs.partial_sig_verify_internal(psig, pubnonce, pubkey, session, point):
+            failed.append(position)
+    return failed
 
 
 def sign_locally_chunk(

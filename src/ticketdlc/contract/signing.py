@@ -19,7 +19,7 @@ receive secret keys and nonce seeds, so use only local, trusted pools.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Executor
 from typing import Final, TypeVar
 
@@ -34,11 +34,12 @@ from ticketdlc.contract.settlement import SignedContract
 from ticketdlc.contract.sigmap import SigMap
 from ticketdlc.contract.signatures import ContractSignatures
 from ticketdlc.contract.types import Outcome, WinCondition
-from ticketdlc.crypto import adaptor, musig2
+from ticketdlc.crypto import musig2
 from ticketdlc.crypto.secp import CURVE_ORDER, Point
 
 EntryKey = Outcome | WinCondition
 T = TypeVar("T")
+R = TypeVar("R")
 CHUNK_SIZE: Final = engine.DEFAULT_CHUNK_SIZE
 
 
@@ -208,6 +209,7 @@ class CoordinatorSession:
         self._aggnonces: list[bytes] | None = None
         self._final_nonces: dict[int, bytes] = {}
         self._own_psigs: dict[bytes, SigMap[bytes]] | None = None
+        self._own_pubkeys = frozenset(self.signer.pubkeys)
 
     def our_public_nonces(self) -> dict[bytes, SigMap[bytes]]:
         """The public nonces of the coordinator's own keys."""
@@ -283,29 +285,66 @@ class CoordinatorSession:
 
     def verify_partial_signatures(self, pubkey: bytes, psigs: SigMap[bytes]) -> None:
         """Check one signer's partial signatures; raises with blame if any is invalid."""
+        self.verify_all_partial_signatures({pubkey: psigs})
+
+    def verify_all_partial_signatures(self, received: Mapping[bytes, SigMap[bytes]]) -> None:
+        """Check the partial signatures of several signers in one (parallel) pass.
+
+        Raises :class:`InvalidPartialSignatureError` naming every signer with an invalid one.
+        """
         if self._aggnonces is None or self._received_nonces is None:
             raise SigningError("the nonces are not aggregated yet")
-        if pubkey not in self._received_nonces:
-            raise SigningError(f"{pubkey.hex()} is not a signer")
-        indices = self.plan.entries_of(pubkey)
-        if not psigs.is_mirror(_expected_sigmap(self.plan, indices)):
-            raise SigningError(f"partial signatures from {pubkey.hex()} do not match its sigmap")
-        bad = [
-            str(self.plan.entries[i].key)
-            for i in indices
-            if not self._partial_valid(i, pubkey, self._value(psigs, self.plan.entries[i].key))
-        ]
-        if bad:
-            raise InvalidPartialSignatureError({pubkey: bad})
+        plan = self.plan
+        items: list[tuple[int, bytes, bytes]] = []
+        for pubkey, sigmap in received.items():
+            if pubkey not in self._received_nonces:
+                raise SigningError(f"{pubkey.hex()} is not a signer")
+            indices = plan.entries_of(pubkey)
+            if not sigmap.is_mirror(_expected_sigmap(plan, indices)):
+                raise SigningError(
+                    f"partial signatures from {pubkey.hex()} do not match its sigmap"
+                )
+            items.extend((i, pubkey, self._value(sigmap, plan.entries[i].key)) for i in indices)
+        blamed: dict[bytes, list[str]] = {}
+        for index, pubkey in self._invalid_partials(items):
+            blamed.setdefault(pubkey, []).append(str(plan.entries[index].key))
+        if blamed:
+            raise InvalidPartialSignatureError(blamed)
 
-    def _partial_valid(self, index: int, pubkey: bytes, psig: bytes) -> bool:
+    def _invalid_partials(
+        self, items: Sequence[tuple[int, bytes, bytes]]
+    ) -> list[tuple[int, bytes]]:
+        """The ``(entry index, signer)`` of each invalid partial signature among ``items``."""
         assert self._aggnonces is not None and self._received_nonces is not None
-        entry = self.plan.entries[index]
-        session = musig2.SessionContext(
-            self._aggnonces[index], entry.keys.pubkeys, (), (), entry.sighash
-        )
-        pubnonce = self._value(self._received_nonces[pubkey], entry.key)
-        return adaptor.partial_sig_verify_internal(psig, pubnonce, pubkey, session, entry.adaptor)
+        plan = self.plan
+        tasks: list[engine.CheckTask] = []
+        for index, pubkey, psig in items:
+            entry = plan.entries[index]
+            tasks.append(
+                (
+                    entry.sighash,
+                    plan.entry_contexts[index],
+                    None if entry.adaptor is None else entry.adaptor.to_bytes(),
+                    self._aggnonces[index],
+                    self._value(self._received_nonces[pubkey], entry.key),
+                    psig,
+                    pubkey,
+                )
+            )
+        chunks = []
+        offsets = []
+        for offset in range(0, len(tasks), self.chunk_size):
+            chunk = tasks[offset : offset + self.chunk_size]
+            contexts = {t[1]: plan.contexts[t[1]] for t in chunk}
+            chunks.append((contexts, chunk))
+            offsets.append(offset)
+        failed: list[tuple[int, bytes]] = []
+        results = _run_each(self.executor, engine.verify_partials_chunk, chunks)
+        for offset, positions in zip(offsets, results, strict=True):
+            for position in positions:
+                index, pubkey, _ = items[offset + position]
+                failed.append((index, pubkey))
+        return failed
 
     def combine_partial_signatures(
         self, received: Mapping[bytes, SigMap[bytes]]
@@ -338,15 +377,14 @@ class CoordinatorSession:
         fails (to blame the signer) or if ``verify_each`` is set.
         """
         if verify_each:
-            for pubkey, sigmap in received.items():
-                self.verify_partial_signatures(pubkey, sigmap)
+            self.verify_all_partial_signatures(
+                {pk: sigmap for pk, sigmap in received.items() if pk not in self._own_pubkeys}
+            )
         signatures = self.combine_partial_signatures(received)
         try:
             return SignedContract.verified(self.dlc, signatures, executor=self.executor)
         except InvalidSignatureError:
-            psigs = dict(received)
-            psigs.update(self.our_partial_signatures)
-            self._blame(psigs)
+            self._blame(received)
             raise
 
     def _final_nonce(self, index: int) -> bytes:
@@ -363,14 +401,19 @@ class CoordinatorSession:
 
     def _blame(self, psigs: Mapping[bytes, SigMap[bytes]]) -> None:
         """Find the signers whose partial signatures are invalid and raise with their names."""
-        blamed: dict[bytes, list[str]] = {}
-        for pubkey, sigmap in psigs.items():
-            for index in self.plan.entries_of(pubkey):
-                key = self.plan.entries[index].key
-                if not self._partial_valid(index, pubkey, self._value(sigmap, key)):
-                    blamed.setdefault(pubkey, []).append(str(key))
-        if blamed:
-            raise InvalidPartialSignatureError(blamed)
+        self.verify_all_partial_signatures(
+            {pk: sigmap for pk, sigmap in psigs.items() if pk not in self._own_pubkeys}
+        )
+
+
+def _run_each(
+    executor: Executor | None, function: Callable[..., R], chunks: Sequence[tuple[object, ...]]
+) -> list[R]:
+    """``function(*chunk)`` for every chunk, in order (in ``executor`` if given)."""
+    if executor is None:
+        return [function(*chunk) for chunk in chunks]
+    futures = [executor.submit(function, *chunk) for chunk in chunks]
+    return [future.result() for future in futures]
 
 
 def local_signatures(
