@@ -317,6 +317,9 @@ class CoordinatorSession:
         """The ``(entry index, signer)`` of each invalid partial signature among ``items``."""
         assert self._aggnonces is not None and self._received_nonces is not None
         plan = self.plan
+        # Entry-major order: every signer of an entry lands in the same chunk, so the entry's
+        # session values are computed once (they are cached per process).
+        items = sorted(items, key=lambda item: item[0])
         tasks: list[engine.CheckTask] = []
         for index, pubkey, psig in items:
             entry = plan.entries[index]
