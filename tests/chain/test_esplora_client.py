@@ -115,7 +115,7 @@ async def test_retries_server_errors_and_bounds_answers() -> None:
     ) as client:  # fmt: skip
         assert await client.tip_height() == 123
         assert calls == 3
-        with pytest.raises(ValidationError, match="larger than the limit"):
+        with pytest.raises(ValidationError, match="larger than the size limit"):
             await client.fee_estimates()
         with pytest.raises(ValidationError, match="not a txid"):
             await client.tx_status("../../etc")

@@ -55,12 +55,12 @@ class Runtime:
             await ensure_coordinator_identity(
                 databases["competitions"], pubkey, settings.coordinator.name
             )
+            runtime = cls(settings=settings, databases=databases, secret_key=secret)
+            runtime.bitcoin = start_bitcoin(settings, runtime.tasks)
         except BaseException:
             for db in databases.values():
                 db.close()
             raise
-        runtime = cls(settings=settings, databases=databases, secret_key=secret)
-        runtime.bitcoin = start_bitcoin(settings, runtime.tasks)
         return runtime
 
     async def health_problems(self) -> list[str]:

@@ -17,6 +17,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
+from coordinator.adapters.http_body import read_bounded
 from coordinator.domain.ports.chain import (
     BroadcastRejectedError,
     OutputSpend,
@@ -138,17 +139,10 @@ class EsploraClient:
 
     async def _send_once(self, method: str, path: str, content: bytes | None) -> tuple[int, bytes]:
         async with self._http.stream(method, path, content=content) as response:
-            declared = response.headers.get("content-length")
-            if declared and declared.isdigit() and int(declared) > self.max_response_bytes:
-                raise ValidationError(f"esplora {path}: response larger than the limit")
-            chunks: list[bytes] = []
-            size = 0
-            async for chunk in response.aiter_bytes():
-                size += len(chunk)
-                if size > self.max_response_bytes:
-                    raise ValidationError(f"esplora {path}: response larger than the limit")
-                chunks.append(chunk)
-            return response.status_code, b"".join(chunks)
+            body = await read_bounded(
+                response, self.max_response_bytes, f"esplora {path}", ValidationError
+            )
+            return response.status_code, body
 
     async def _get(self, path: str, *, allow_missing: bool = False) -> bytes | None:
         status, body = await self._request("GET", path)

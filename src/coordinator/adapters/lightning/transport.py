@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 from cryptography import x509
 
+from coordinator.adapters.http_body import read_bounded
 from coordinator_core.errors import (
     ConfigError,
     ConflictError,
@@ -170,7 +171,7 @@ class LndTransport:
         what = f"{method} {path}"
         try:
             async with self._http.stream(method, path, json=json_body, params=params) as response:
-                body = await read_bounded(response, MAX_RESPONSE_BYTES, what)
+                body = await read_bounded(response, MAX_RESPONSE_BYTES, f"LND {what}")
         except httpx.TransportError as exc:
             raise transport_error(exc, what) from exc
         if response.status_code != 200:
@@ -199,21 +200,11 @@ class LndTransport:
                 method, path, json=json_body, params=params, timeout=timeout
             ) as response:
                 if response.status_code != 200:
-                    body = await read_bounded(response, MAX_RESPONSE_BYTES, what)
+                    body = await read_bounded(response, MAX_RESPONSE_BYTES, f"LND {what}")
                     raise response_error(response.status_code, body, what)
                 yield stream_results(response, what)
         except httpx.TransportError as exc:
             raise transport_error(exc, what) from exc
-
-
-async def read_bounded(response: httpx.Response, limit: int, what: str) -> bytes:
-    """The whole response body, refusing more than ``limit`` bytes."""
-    chunks = bytearray()
-    async for chunk in response.aiter_bytes():
-        chunks += chunk
-        if len(chunks) > limit:
-            raise PermanentError(f"LND {what}: response larger than {limit} bytes")
-    return bytes(chunks)
 
 
 async def stream_results(response: httpx.Response, what: str) -> AsyncIterator[dict[str, Any]]:

@@ -32,6 +32,7 @@ import httpx
 from pydantic import BaseModel, TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
+from coordinator.adapters.http_body import read_bounded
 from coordinator.adapters.oracle.convert import (
     InvalidOracleAnswerError,
     create_event_body,
@@ -184,17 +185,10 @@ class NoaaOracleClient:
         self, method: str, url: str, headers: dict[str, str], body: bytes | None
     ) -> tuple[int, bytes]:
         async with self._http.stream(method, url, headers=headers, content=body) as response:
-            declared = response.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > self.max_response_bytes:
-                raise InvalidOracleAnswerError(f"oracle {url}: response over the size limit")
-            chunks: list[bytes] = []
-            size = 0
-            async for chunk in response.aiter_bytes():
-                size += len(chunk)
-                if size > self.max_response_bytes:
-                    raise InvalidOracleAnswerError(f"oracle {url}: response over the size limit")
-                chunks.append(chunk)
-            return response.status_code, b"".join(chunks)
+            data = await read_bounded(
+                response, self.max_response_bytes, f"oracle {url}", InvalidOracleAnswerError
+            )
+            return response.status_code, data
 
     async def _get_model(
         self, path: str, model: type[ModelT], params: dict[str, str] | None = None
