@@ -111,6 +111,19 @@ class Competition:
     entry_ids: list[uuid.UUID]
 
 
+def competition_entries(party: Party, ids: list[uuid.UUID]) -> list[CompetitionEntry]:
+    """Entry ``ids[i]`` holds the keys, ticket and payout hash of the party's player ``i``."""
+    return [
+        CompetitionEntry(
+            entry_id,
+            Point.from_secret(party.player_secrets[i]),
+            sha256(party.tickets[i]),
+            sha256(party.payouts[i]),
+        )
+        for i, entry_id in enumerate(ids)
+    ]
+
+
 def make_competition(
     entries: int, places: int, layout: ContractLayout = ContractLayout.OUTCOME_BOUND
 ) -> Competition:
@@ -121,15 +134,7 @@ def make_competition(
         space, Point.from_secret(oracle_secret), Point.from_secret(nonce_secret)
     )
     ids = [uuid.UUID(int=(7 << 76) | (i * 7919 % 1000)) for i in range(entries)]
-    competition_entries = [
-        CompetitionEntry(
-            ids[i],
-            Point.from_secret(party.player_secrets[i]),
-            sha256(party.tickets[i]),
-            sha256(party.payouts[i]),
-        )
-        for i in range(entries)
-    ]
+    entries_by_player = competition_entries(party, ids)
     # Player i of the contract is the i-th entry by id; reorder the party to match.
     order = sorted(range(entries), key=lambda i: ids[i].int)
     party = Party(
@@ -139,7 +144,7 @@ def make_competition(
         [party.payouts[i] for i in order],
     )
     params = competition_contract_parameters(
-        reversed(competition_entries),
+        reversed(entries_by_player),
         announcement,
         800_000,
         places,

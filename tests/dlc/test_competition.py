@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.bitcoin.kernel import verify_input
-from tests.dlc.conftest import FUNDING, make_competition, make_party, sha256
+from tests.dlc.conftest import FUNDING, competition_entries, make_competition, make_party
 from ticketdlc.competition import Announcement, EntryOrderError, OutcomeSpace, outcome_weights
 from ticketdlc.competition.attestation import attest
 from ticketdlc.contract import (
@@ -27,16 +27,7 @@ from ticketdlc.crypto.secp import Point
 
 
 def entries_for(ids: list[uuid.UUID]) -> list[CompetitionEntry]:
-    party = make_party(len(ids), offset=500)
-    return [
-        CompetitionEntry(
-            entry_id,
-            Point.from_secret(party.player_secrets[i]),
-            sha256(party.tickets[i]),
-            sha256(party.payouts[i]),
-        )
-        for i, entry_id in enumerate(ids)
-    ]
+    return competition_entries(make_party(len(ids), offset=500), ids)
 
 
 def announcement(entries: int, places: int) -> Announcement:
@@ -111,15 +102,7 @@ def test_oracle_vectors_agree_with_the_contract(oracle_vector: dict[str, Any]) -
         announced = Announcement.derive(space, oracle_pubkey, nonce_point)
         party = make_party(entries, offset=700)
         ids = [uuid.UUID(int=i + 1) for i in range(entries)]
-        comp_entries = [
-            CompetitionEntry(
-                ids[i],
-                Point.from_secret(party.player_secrets[i]),
-                sha256(party.tickets[i]),
-                sha256(party.payouts[i]),
-            )
-            for i in range(entries)
-        ]
+        comp_entries = competition_entries(party, ids)
         params = competition_contract_parameters(
             comp_entries,
             announced,
