@@ -11,6 +11,9 @@ from typing import Any
 
 import uvicorn
 from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+
+from coordinator_core.validation import describe_errors
 
 LOOPBACK = "127.0.0.1"
 
@@ -34,16 +37,18 @@ def parse_service_args(
     return args
 
 
-def bearer_token_guard(token: str) -> Callable[[Request], None]:
-    """A FastAPI dependency accepting only ``Authorization: Bearer <token>``."""
-    expected = f"Bearer {token}".encode()
+def require_devnet_token(request: Request) -> None:
+    """Dependency of the ``/devnet`` control routes: ``Authorization: Bearer <token>``, with the
+    token the app was created with (``app.state.devnet_token``)."""
+    expected = f"Bearer {request.app.state.devnet_token}".encode()
+    given = request.headers.get("authorization", "").encode()
+    if not hmac.compare_digest(given, expected):
+        raise HTTPException(status_code=401, detail="missing or wrong devnet bearer token")
 
-    def guard(request: Request) -> None:
-        given = request.headers.get("authorization", "").encode()
-        if not hmac.compare_digest(given, expected):
-            raise HTTPException(status_code=401, detail="missing or wrong devnet bearer token")
 
-    return guard
+def validation_message(exc: RequestValidationError) -> str:
+    """What was wrong with a request, without repeating any of it."""
+    return describe_errors(exc.errors())
 
 
 def serve(

@@ -1,33 +1,48 @@
-"""HTTP routes: the Esplora REST subset, and the ``/devnet`` control API (bearer token)."""
+"""HTTP routes: the Esplora REST subset, and the ``/devnet`` control API (bearer token).
+
+Module-level routers; handlers get the running chain through dependencies (``Chain``,
+``Queries``) and their path parameters already parsed (``Block``, ``Tx``, ``Txid``, ``Script``).
+"""
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import PlainTextResponse, Response
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from coordinator_core.validation import MAX_MONEY_SAT, MAX_UINT32, is_hex
 from devnet.chain.automine import Autominer
-from devnet.chain.chain import BlockRejectedError, ClockError, DevnetChain, FaucetError
+from devnet.chain.chain import (
+    BlockRejectedError,
+    ClockError,
+    DevnetChain,
+    FaucetError,
+    TxLookup,
+)
 from devnet.chain.index import BlockInfo, scripthash
 from devnet.chain.policy import TxRejectedError
 from devnet.chain.queries import BLOCK_TXS_PAGE, EsploraQueries, TooManyError
 from devnet.chain.views import block_json, status_json, tx_json
-from devnet.common import bearer_token_guard
+from devnet.common import require_devnet_token, validation_message
 from ticketdlc.bitcoin.address import AddressError, address_to_script_pubkey
 
 MAX_TX_HEX_CHARS: Final = 800_000  # 400 kB: the standard transaction size limit
 MAX_BLOCKS_PER_REQUEST: Final = 1000
 MAX_EXPLICIT_TXS: Final = 1000
+MAX_HEIGHT: Final = 2**31
+#: No block holds more transactions than fit its weight (4 MWU / 240 WU per minimal tx).
+MAX_BLOCK_TXS: Final = 4_000_000 // 240
 REGTEST_HRP: Final = "bcrt"
-_HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
-_HEX = re.compile(r"^(?:[0-9a-fA-F]{2})*$")
+ADDRESS_PREFIX: Final = "/address"
+SCRIPTHASH_PREFIX: Final = "/scripthash"
 
 
 def _text(body: str, status: int = 200) -> PlainTextResponse:
@@ -36,7 +51,7 @@ def _text(body: str, status: int = 200) -> PlainTextResponse:
 
 def _hash_param(value: str, what: str) -> bytes:
     """A 64-hex txid/block hash from the URL, in internal byte order."""
-    if not _HEX64.match(value):
+    if not is_hex(value, 32):
         raise HTTPException(400, f"Invalid {what}")
     return bytes.fromhex(value)[::-1]
 
@@ -49,7 +64,7 @@ def _script_of_address(address: str) -> bytes:
 
 
 def _scripthash_param(value: str) -> bytes:
-    if not _HEX64.match(value):
+    if not is_hex(value, 32):
         raise HTTPException(400, "Invalid scripthash")
     return bytes.fromhex(value)
 
@@ -70,196 +85,274 @@ def _rpc_error(exc: TxRejectedError) -> PlainTextResponse:
     )
 
 
-def esplora_router(queries: EsploraQueries) -> APIRouter:
-    """Esplora's REST routes as BDK's Esplora client and the coordinator use them."""
-    router = APIRouter()
+# -- dependencies -------------------------------------------------------------------------------
 
-    def block_or_404(block_hash: str) -> BlockInfo:
-        block = queries.block(_hash_param(block_hash, "block hash"))
-        if block is None:
-            raise HTTPException(404, "Block not found")
-        return block
 
-    @router.get("/blocks/tip/height")
-    def tip_height() -> PlainTextResponse:
-        return _text(str(queries.tip().height))
+def _chain(request: Request) -> DevnetChain:
+    chain: DevnetChain = request.app.state.chain
+    return chain
 
-    @router.get("/blocks/tip/hash")
-    def tip_hash() -> PlainTextResponse:
-        return _text(queries.tip().hash_hex)
 
-    @router.get("/blocks")
-    def recent_blocks() -> list[dict[str, Any]]:
-        return queries.blocks(None)
+def _autominer(request: Request) -> Autominer:
+    autominer: Autominer = request.app.state.autominer
+    return autominer
 
-    @router.get("/blocks/{start_height}")
-    def blocks_from(start_height: Annotated[int, Path(ge=0, le=2**31)]) -> list[dict[str, Any]]:
-        return queries.blocks(start_height)
 
-    @router.get("/block-height/{height}")
-    def block_at_height(height: Annotated[int, Path(ge=0, le=2**31)]) -> PlainTextResponse:
-        block = queries.block_at(height)
-        if block is None:
-            raise HTTPException(404, "Block not found")
-        return _text(block.hash_hex)
+def _queries(chain: Annotated[DevnetChain, Depends(_chain)]) -> EsploraQueries:
+    return EsploraQueries(chain)
 
-    @router.get("/block/{block_hash}")
-    def block(block_hash: str) -> dict[str, Any]:
-        return block_json(block_or_404(block_hash))
 
-    @router.get("/block/{block_hash}/header")
-    def block_header(block_hash: str) -> PlainTextResponse:
-        return _text(block_or_404(block_hash).header.hex())
+Chain = Annotated[DevnetChain, Depends(_chain)]
+Queries = Annotated[EsploraQueries, Depends(_queries)]
 
-    @router.get("/block/{block_hash}/status")
-    def block_status(block_hash: str) -> dict[str, Any]:
-        found = queries.block(_hash_param(block_hash, "block hash"))
-        if found is None:
-            return {"in_best_chain": False}
-        return {
-            "in_best_chain": True,
-            "height": found.height,
-            "next_best": queries.next_best(found),
-        }
 
-    @router.get("/block/{block_hash}/txids")
-    def block_txids(block_hash: str) -> list[str]:
-        return queries.block_txids(block_or_404(block_hash))
+def _block(block_hash: str, queries: Queries) -> BlockInfo:
+    block = queries.block(_hash_param(block_hash, "block hash"))
+    if block is None:
+        raise HTTPException(404, "Block not found")
+    return block
 
-    @router.get("/block/{block_hash}/txid/{index}")
-    def block_txid(block_hash: str, index: Annotated[int, Path(ge=0)]) -> PlainTextResponse:
-        txids = queries.block_txids(block_or_404(block_hash))
-        if index >= len(txids):
-            raise HTTPException(404, "Transaction not found")
-        return _text(txids[index])
 
-    @router.get("/block/{block_hash}/txs")
-    def block_txs(block_hash: str) -> list[dict[str, Any]]:
-        return queries.block_txs(block_or_404(block_hash), 0)
+def _txid(txid: str) -> bytes:
+    return _hash_param(txid, "txid")
 
-    @router.get("/block/{block_hash}/txs/{start_index}")
-    def block_txs_from(
-        block_hash: str, start_index: Annotated[int, Path(ge=0)]
-    ) -> list[dict[str, Any]]:
-        if start_index % BLOCK_TXS_PAGE:
-            raise HTTPException(400, f"start index must be a multiple of {BLOCK_TXS_PAGE}")
-        return queries.block_txs(block_or_404(block_hash), start_index)
 
-    @router.get("/block/{block_hash}/raw")
-    def block_raw(block_hash: str) -> Response:
-        raw = queries.raw_block(block_or_404(block_hash))
-        return Response(raw, media_type="application/octet-stream")
+def _tx(txid: Annotated[bytes, Depends(_txid)], queries: Queries) -> TxLookup:
+    found = queries.tx(txid)
+    if found is None:
+        raise HTTPException(404, "Transaction not found")
+    return found
 
-    def tx_or_404(txid: str) -> Any:
-        found = queries.tx(_hash_param(txid, "txid"))
-        if found is None:
-            raise HTTPException(404, "Transaction not found")
-        return found
 
-    @router.get("/tx/{txid}")
-    def tx(txid: str) -> dict[str, Any]:
-        return tx_json(tx_or_404(txid))
+@dataclass(frozen=True)
+class ScriptKey:
+    """The script a ``/address/{key}`` or ``/scripthash/{key}`` route is about."""
 
-    @router.get("/tx/{txid}/hex")
-    def tx_hex(txid: str) -> PlainTextResponse:
-        return _text(tx_or_404(txid).ctx.raw.hex())
+    address: str | None  # set on the address routes
+    digest: bytes  # Electrum-style scripthash
 
-    @router.get("/tx/{txid}/raw")
-    def tx_raw(txid: str) -> Response:
-        return Response(tx_or_404(txid).ctx.raw, media_type="application/octet-stream")
 
-    @router.get("/tx/{txid}/status")
-    def tx_status(txid: str) -> dict[str, Any]:
-        return status_json(tx_or_404(txid).block)
+def _script_key(request: Request, key: str) -> ScriptKey:
+    route = request.scope.get("route")
+    if isinstance(route, APIRoute) and route.path_format.startswith(ADDRESS_PREFIX + "/"):
+        return ScriptKey(key, scripthash(_script_of_address(key)))
+    return ScriptKey(None, _scripthash_param(key))
 
-    @router.get("/tx/{txid}/outspends")
-    def tx_outspends(txid: str) -> list[dict[str, Any]]:
-        spends = queries.outspends(_hash_param(txid, "txid"))
-        if spends is None:
-            raise HTTPException(404, "Transaction not found")
-        return spends
 
-    @router.get("/tx/{txid}/outspend/{vout}")
-    def tx_outspend(txid: str, vout: Annotated[int, Path(ge=0, le=0xFFFF_FFFF)]) -> Any:
-        spend = queries.outspend(_hash_param(txid, "txid"), vout)
-        if spend is None:
-            raise HTTPException(404, "Transaction not found")
-        return spend
+Block = Annotated[BlockInfo, Depends(_block)]
+Txid = Annotated[bytes, Depends(_txid)]
+Tx = Annotated[TxLookup, Depends(_tx)]
+Script = Annotated[ScriptKey, Depends(_script_key)]
+Height = Annotated[int, Path(ge=0, le=MAX_HEIGHT)]
+TxIndex = Annotated[int, Path(ge=0, le=MAX_BLOCK_TXS)]
 
-    @router.get("/tx/{txid}/merkle-proof")
-    def tx_merkle_proof(txid: str) -> dict[str, Any]:
-        proof = queries.merkle_proof(_hash_param(txid, "txid"))
-        if proof is None:
-            raise HTTPException(404, "Transaction not found")
-        return proof
+# -- Esplora ------------------------------------------------------------------------------------
 
-    @router.post("/tx")
-    async def broadcast(request: Request) -> PlainTextResponse:
-        body = (await request.body()).strip()
-        if len(body) > MAX_TX_HEX_CHARS or not _HEX.match(body.decode("ascii", "replace")):
-            return _rpc_error(TxRejectedError("TX decode failed"))
-        try:
-            txid = await run_in_threadpool(
-                queries.chain.submit_transaction, bytes.fromhex(body.decode())
-            )
-        except TxRejectedError as exc:
-            return _rpc_error(exc)
-        return _text(txid)
+esplora = APIRouter()
+"""Esplora's REST routes as BDK's Esplora client and the coordinator use them."""
 
-    def script_routes(prefix: str, digest_of: Callable[[str], bytes]) -> None:
-        @router.get(f"{prefix}/{{key}}")
-        def stats(key: str) -> dict[str, Any]:
-            result = queries.stats(digest_of(key))
-            return {"address": key, **result} if prefix == "/address" else result
 
-        @router.get(f"{prefix}/{{key}}/txs")
-        def txs(key: str) -> list[dict[str, Any]]:
-            return queries.history(digest_of(key), None, include_mempool=True)
+@esplora.get("/blocks/tip/height")
+def tip_height(queries: Queries) -> PlainTextResponse:
+    return _text(str(queries.tip().height))
 
-        @router.get(f"{prefix}/{{key}}/txs/chain")
-        def txs_chain(key: str) -> list[dict[str, Any]]:
-            return queries.history(digest_of(key), None, include_mempool=False)
 
-        @router.get(f"{prefix}/{{key}}/txs/chain/{{last_seen}}")
-        def txs_chain_after(key: str, last_seen: str) -> list[dict[str, Any]]:
-            try:
-                return queries.history(
-                    digest_of(key), _hash_param(last_seen, "txid"), include_mempool=False
-                )
-            except KeyError as exc:
-                raise HTTPException(400, "last seen txid is not a confirmed transaction") from exc
+@esplora.get("/blocks/tip/hash")
+def tip_hash(queries: Queries) -> PlainTextResponse:
+    return _text(queries.tip().hash_hex)
 
-        @router.get(f"{prefix}/{{key}}/txs/mempool")
-        def txs_mempool(key: str) -> list[dict[str, Any]]:
-            return queries.mempool_history(digest_of(key))
 
-        @router.get(f"{prefix}/{{key}}/utxo")
-        def utxo(key: str) -> list[dict[str, Any]]:
-            try:
-                return queries.utxos(digest_of(key))
-            except TooManyError as exc:
-                raise HTTPException(400, str(exc)) from exc
+@esplora.get("/blocks")
+def recent_blocks(queries: Queries) -> list[dict[str, Any]]:
+    return queries.blocks(None)
 
-    script_routes("/address", lambda address: scripthash(_script_of_address(address)))
-    script_routes("/scripthash", _scripthash_param)
 
-    @router.get("/mempool")
-    def mempool() -> dict[str, Any]:
-        return queries.mempool_summary()
+@esplora.get("/blocks/{start_height}")
+def blocks_from(start_height: Height, queries: Queries) -> list[dict[str, Any]]:
+    return queries.blocks(start_height)
 
-    @router.get("/mempool/txids")
-    def mempool_txids() -> list[str]:
-        return queries.mempool_txids()
 
-    @router.get("/mempool/recent")
-    def mempool_recent() -> list[dict[str, Any]]:
-        return queries.mempool_recent()
+@esplora.get("/block-height/{height}")
+def block_at_height(height: Height, queries: Queries) -> PlainTextResponse:
+    block = queries.block_at(height)
+    if block is None:
+        raise HTTPException(404, "Block not found")
+    return _text(block.hash_hex)
 
-    @router.get("/fee-estimates")
-    def fee_estimates() -> dict[str, float]:
-        return {str(t): rate for t, rate in sorted(queries.chain.fee_estimates().items())}
 
-    return router
+@esplora.get("/block/{block_hash}")
+def block(block: Block) -> dict[str, Any]:
+    return block_json(block)
+
+
+@esplora.get("/block/{block_hash}/header")
+def block_header(block: Block) -> PlainTextResponse:
+    return _text(block.header.hex())
+
+
+@esplora.get("/block/{block_hash}/status")
+def block_status(block_hash: str, queries: Queries) -> dict[str, Any]:
+    found = queries.block(_hash_param(block_hash, "block hash"))
+    if found is None:
+        return {"in_best_chain": False}
+    return {"in_best_chain": True, "height": found.height, "next_best": queries.next_best(found)}
+
+
+@esplora.get("/block/{block_hash}/txids")
+def block_txids(block: Block, queries: Queries) -> list[str]:
+    return queries.block_txids(block)
+
+
+@esplora.get("/block/{block_hash}/txid/{index}")
+def block_txid(block: Block, index: TxIndex, queries: Queries) -> PlainTextResponse:
+    txids = queries.block_txids(block)
+    if index >= len(txids):
+        raise HTTPException(404, "Transaction not found")
+    return _text(txids[index])
+
+
+@esplora.get("/block/{block_hash}/txs")
+def block_txs(block: Block, queries: Queries) -> list[dict[str, Any]]:
+    return queries.block_txs(block, 0)
+
+
+@esplora.get("/block/{block_hash}/txs/{start_index}")
+def block_txs_from(block: Block, start_index: TxIndex, queries: Queries) -> list[dict[str, Any]]:
+    if start_index % BLOCK_TXS_PAGE:
+        raise HTTPException(400, f"start index must be a multiple of {BLOCK_TXS_PAGE}")
+    return queries.block_txs(block, start_index)
+
+
+@esplora.get("/block/{block_hash}/raw")
+def block_raw(block: Block, queries: Queries) -> Response:
+    return Response(queries.raw_block(block), media_type="application/octet-stream")
+
+
+@esplora.get("/tx/{txid}")
+def tx(found: Tx) -> dict[str, Any]:
+    return tx_json(found)
+
+
+@esplora.get("/tx/{txid}/hex")
+def tx_hex(found: Tx) -> PlainTextResponse:
+    return _text(found.ctx.raw.hex())
+
+
+@esplora.get("/tx/{txid}/raw")
+def tx_raw(found: Tx) -> Response:
+    return Response(found.ctx.raw, media_type="application/octet-stream")
+
+
+@esplora.get("/tx/{txid}/status")
+def tx_status(found: Tx) -> dict[str, Any]:
+    return status_json(found.block)
+
+
+@esplora.get("/tx/{txid}/outspends")
+def tx_outspends(txid: Txid, queries: Queries) -> list[dict[str, Any]]:
+    spends = queries.outspends(txid)
+    if spends is None:
+        raise HTTPException(404, "Transaction not found")
+    return spends
+
+
+@esplora.get("/tx/{txid}/outspend/{vout}")
+def tx_outspend(
+    txid: Txid, vout: Annotated[int, Path(ge=0, le=MAX_UINT32)], queries: Queries
+) -> dict[str, Any]:
+    spend = queries.outspend(txid, vout)
+    if spend is None:
+        raise HTTPException(404, "Transaction not found")
+    return spend
+
+
+@esplora.get("/tx/{txid}/merkle-proof")
+def tx_merkle_proof(txid: Txid, queries: Queries) -> dict[str, Any]:
+    proof = queries.merkle_proof(txid)
+    if proof is None:
+        raise HTTPException(404, "Transaction not found")
+    return proof
+
+
+@esplora.post("/tx")
+async def broadcast(request: Request, chain: Chain) -> PlainTextResponse:
+    body = (await request.body()).strip()
+    if len(body) > MAX_TX_HEX_CHARS or not is_hex(body.decode("ascii", "replace")):
+        return _rpc_error(TxRejectedError("TX decode failed"))
+    try:
+        txid = await run_in_threadpool(chain.submit_transaction, bytes.fromhex(body.decode()))
+    except TxRejectedError as exc:
+        return _rpc_error(exc)
+    return _text(txid)
+
+
+# ``/address/{address}…`` and ``/scripthash/{hash}…`` answer the same queries.
+def _script_routes(path: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def register(handler: Callable[..., Any]) -> Callable[..., Any]:
+        for prefix in (ADDRESS_PREFIX, SCRIPTHASH_PREFIX):
+            esplora.add_api_route(prefix + "/{key}" + path, handler, methods=["GET"])
+        return handler
+
+    return register
+
+
+@_script_routes("")
+def script_stats(script: Script, queries: Queries) -> dict[str, Any]:
+    result = queries.stats(script.digest)
+    return result if script.address is None else {"address": script.address, **result}
+
+
+@_script_routes("/txs")
+def script_txs(script: Script, queries: Queries) -> list[dict[str, Any]]:
+    return queries.history(script.digest, None, include_mempool=True)
+
+
+@_script_routes("/txs/chain")
+def script_txs_chain(script: Script, queries: Queries) -> list[dict[str, Any]]:
+    return queries.history(script.digest, None, include_mempool=False)
+
+
+@_script_routes("/txs/chain/{last_seen}")
+def script_txs_chain_after(
+    script: Script, last_seen: str, queries: Queries
+) -> list[dict[str, Any]]:
+    try:
+        return queries.history(script.digest, _hash_param(last_seen, "txid"), include_mempool=False)
+    except KeyError as exc:
+        raise HTTPException(400, "last seen txid is not a confirmed transaction") from exc
+
+
+@_script_routes("/txs/mempool")
+def script_txs_mempool(script: Script, queries: Queries) -> list[dict[str, Any]]:
+    return queries.mempool_history(script.digest)
+
+
+@_script_routes("/utxo")
+def script_utxo(script: Script, queries: Queries) -> list[dict[str, Any]]:
+    try:
+        return queries.utxos(script.digest)
+    except TooManyError as exc:
+        raise HTTPException(400, str(exc)) from exc
+
+
+@esplora.get("/mempool")
+def mempool(queries: Queries) -> dict[str, Any]:
+    return queries.mempool_summary()
+
+
+@esplora.get("/mempool/txids")
+def mempool_txids(queries: Queries) -> list[str]:
+    return queries.mempool_txids()
+
+
+@esplora.get("/mempool/recent")
+def mempool_recent(queries: Queries) -> list[dict[str, Any]]:
+    return queries.mempool_recent()
+
+
+@esplora.get("/fee-estimates")
+def fee_estimates(chain: Chain) -> dict[str, float]:
+    return {str(t): rate for t, rate in sorted(chain.fee_estimates().items())}
 
 
 # -- control API --------------------------------------------------------------------------------
@@ -288,7 +381,7 @@ class MineRequest(_Body):
 class FaucetRequest(_Body):
     address: str | None = Field(None, max_length=100)
     script: HexString | None = None
-    sats: int = Field(ge=1, le=21_000_000 * 100_000_000)
+    sats: int = Field(ge=1, le=MAX_MONEY_SAT)
 
     @model_validator(mode="after")
     def _one_destination(self) -> FaucetRequest:
@@ -317,52 +410,54 @@ def _destination(address: str | None, script: str | None) -> bytes | None:
     return None if script is None else bytes.fromhex(script)
 
 
-def control_router(
-    get_chain: Callable[[], DevnetChain], get_autominer: Callable[[], Autominer], token: str
-) -> APIRouter:
-    """``/devnet/*``: mine, faucet, clock, automine, fee estimates (bearer token required)."""
-    router = APIRouter(prefix="/devnet", dependencies=[Depends(bearer_token_guard(token))])
+control = APIRouter(prefix="/devnet", dependencies=[Depends(require_devnet_token)])
+"""``/devnet/*``: mine, faucet, clock, automine, fee estimates (bearer token required)."""
 
-    @router.post("/mine")
-    def mine(body: MineRequest) -> list[str]:
-        script = _destination(body.address, body.script)
-        raw = None if body.transactions is None else [bytes.fromhex(t) for t in body.transactions]
-        try:
-            return get_chain().mine(body.blocks, script, raw)
-        except BlockRejectedError as exc:
-            raise HTTPException(400, f"block rejected: {exc}") from exc
-        except ValueError as exc:
-            raise HTTPException(400, f"cannot build the block: {exc}") from exc
 
-    @router.post("/faucet")
-    def faucet(body: FaucetRequest) -> dict[str, Any]:
-        script = _destination(body.address, body.script)
-        assert script is not None
-        try:
-            txid, vout = get_chain().faucet(script, body.sats)
-        except (FaucetError, TxRejectedError) as exc:
-            raise HTTPException(400, str(exc)) from exc
-        return {"txid": txid, "vout": vout}
+@control.post("/mine")
+def mine(body: MineRequest, chain: Chain) -> list[str]:
+    script = _destination(body.address, body.script)
+    raw = None if body.transactions is None else [bytes.fromhex(t) for t in body.transactions]
+    try:
+        return chain.mine(body.blocks, script, raw)
+    except BlockRejectedError as exc:
+        raise HTTPException(400, f"block rejected: {exc}") from exc
+    except ValueError as exc:
+        raise HTTPException(400, f"cannot build the block: {exc}") from exc
 
-    @router.post("/time")
-    def set_time(body: TimeRequest) -> dict[str, int]:
-        try:
-            get_chain().set_time(body.unix)
-        except ClockError as exc:
-            raise HTTPException(400, str(exc)) from exc
-        return {"next_block_time": get_chain().next_block_time()}
 
-    @router.post("/automine")
-    def automine(body: AutomineRequest) -> dict[str, float]:
-        get_autominer().set_interval(body.interval_secs)
-        return {"interval_secs": get_autominer().interval_secs}
+@control.post("/faucet")
+def faucet(body: FaucetRequest, chain: Chain) -> dict[str, Any]:
+    script = _destination(body.address, body.script)
+    assert script is not None
+    try:
+        txid, vout = chain.faucet(script, body.sats)
+    except (FaucetError, TxRejectedError) as exc:
+        raise HTTPException(400, str(exc)) from exc
+    return {"txid": txid, "vout": vout}
 
-    @router.post("/fee-estimates")
-    def set_fee_estimates(body: FeeEstimatesRequest) -> dict[str, float]:
-        get_chain().set_fee_estimates(dict(body.estimates))
-        return {str(t): r for t, r in sorted(get_chain().fee_estimates().items())}
 
-    return router
+@control.post("/time")
+def set_time(body: TimeRequest, chain: Chain) -> dict[str, int]:
+    try:
+        chain.set_time(body.unix)
+    except ClockError as exc:
+        raise HTTPException(400, str(exc)) from exc
+    return {"next_block_time": chain.next_block_time()}
+
+
+@control.post("/automine")
+def automine(
+    body: AutomineRequest, autominer: Annotated[Autominer, Depends(_autominer)]
+) -> dict[str, float]:
+    autominer.set_interval(body.interval_secs)
+    return {"interval_secs": autominer.interval_secs}
+
+
+@control.post("/fee-estimates")
+def set_fee_estimates(body: FeeEstimatesRequest, chain: Chain) -> dict[str, float]:
+    chain.set_fee_estimates(dict(body.estimates))
+    return {str(t): r for t, r in sorted(chain.fee_estimates().items())}
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -374,7 +469,4 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> Response:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()[:5]
-        )
-        return PlainTextResponse(f"invalid request: {problems}", status_code=400)
+        return PlainTextResponse(f"invalid request: {validation_message(exc)}", status_code=400)

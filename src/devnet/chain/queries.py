@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Final
 
 from devnet.chain.blocks import merkle_branch
@@ -27,12 +26,8 @@ class TooManyError(Exception):
 class EsploraQueries:
     """What the Esplora routes need, computed from one consistent chain state."""
 
-    def __init__(self, get_chain: Callable[[], DevnetChain]) -> None:
-        self._get_chain = get_chain
-
-    @property
-    def chain(self) -> DevnetChain:
-        return self._get_chain()
+    def __init__(self, chain: DevnetChain) -> None:
+        self.chain = chain
 
     # -- blocks -------------------------------------------------------------------------------
 

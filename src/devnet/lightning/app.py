@@ -6,27 +6,30 @@
   nodes offline and online, make a node's next payment fail.
 * ``/health`` — readiness.
 
+Routers are module-level; handlers reach the network and the stream hub through dependencies.
 Handlers are coroutines so that every database access happens on the event loop thread.
-(No ``from __future__ import annotations`` here: FastAPI must resolve the route signatures,
-which refer to names local to the router factories.)
 """
+
+from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, Response
-from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Receive, Scope, Send
 
-from devnet.common import bearer_token_guard
+from coordinator.app.body_limit import BodyLimitMiddleware
+from coordinator_core.validation import MAX_INT64
+from devnet.common import require_devnet_token, validation_message
 from devnet.lightning import lnd_json
 from devnet.lightning.hub import EventHub, Subscriber
 from devnet.lightning.network import (
@@ -91,15 +94,12 @@ def create_app(config: DevnetLightningConfig) -> FastAPI:
             store.close()
 
     app = FastAPI(title="devnet Lightning (simulated LND nodes)", lifespan=lifespan)
+    app.state.network, app.state.hub, app.state.devnet_token = network, hub, config.token
     _install_error_handlers(app)
-    app.add_middleware(_BodyLimit)
-
-    @app.get("/health")
-    async def health() -> dict[str, Any]:
-        return {"status": "ok", "nodes": len(network.nodes()), "open_streams": hub.open_streams()}
-
-    app.include_router(_lnd_router(network, hub))
-    app.include_router(_control_router(network, hub, config.token))
+    app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES)
+    app.add_api_route("/health", health, methods=["GET"])
+    app.include_router(lnd)
+    app.include_router(control)
     return app
 
 
@@ -110,23 +110,6 @@ async def _expire_periodically(network: LightningNetwork, interval: float) -> No
         except Exception:
             log.exception("expiring invoices failed")
         await asyncio.sleep(interval)
-
-
-class _BodyLimit:
-    """Refuse request bodies announced larger than ``MAX_BODY_BYTES`` (pure ASGI, so streaming
-    responses pass through untouched)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            length = dict(scope.get("headers", [])).get(b"content-length", b"0")
-            if not length.isdigit() or int(length) > MAX_BODY_BYTES:
-                response = JSONResponse({"detail": "request body too large"}, status_code=413)
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -141,146 +124,230 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def on_invalid_request(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
         if not request.url.path.startswith("/nodes/"):
-            return await request_validation_exception_handler(request, exc)
-        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
-        where = ".".join(str(part) for part in first.get("loc", ()))
-        error = LndError(GRPC_INVALID_ARGUMENT, f"{where}: {first.get('msg', 'invalid')}")
+            return JSONResponse({"detail": validation_message(exc)}, status_code=422)
+        error = LndError(GRPC_INVALID_ARGUMENT, validation_message(exc))
         return JSONResponse(lnd_json.error_body(error), status_code=error.http_status)
+
+    async def on_stream_refused(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, _StreamRefusedError)
+        body = lnd_json.stream_error_body(exc.error)
+        return JSONResponse(body, status_code=exc.error.http_status)
+
+    async def on_http_error(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        return JSONResponse({"detail": str(exc.detail)}, status_code=exc.status_code)
 
     app.add_exception_handler(LndError, on_lnd_error)
     app.add_exception_handler(ControlError, on_control_error)
     app.add_exception_handler(RequestValidationError, on_invalid_request)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(_StreamRefusedError, on_stream_refused)
 
 
-def _lnd_router(network: LightningNetwork, hub: EventHub) -> APIRouter:
-    router = APIRouter(prefix="/nodes/{alias}")
+# -- dependencies -------------------------------------------------------------------------------
 
-    async def lnd_node(
-        alias: str, grpc_metadata_macaroon: Annotated[str | None, Header()] = None
-    ) -> NodeRecord:
-        return network.authorize(alias, grpc_metadata_macaroon)
 
-    Node = Annotated[NodeRecord, Depends(lnd_node)]
+def _network(request: Request) -> LightningNetwork:
+    network: LightningNetwork = request.app.state.network
+    return network
 
-    @router.get("/v1/getinfo")
-    async def get_info(node: Node) -> dict[str, Any]:
-        return lnd_json.get_info(node, num_peers=len(network.nodes()) - 1)
 
-    @router.get("/v1/balance/channels")
-    async def channel_balance(node: Node) -> dict[str, Any]:
-        return lnd_json.channel_balance(network.balance(node.alias))
+def _hub(request: Request) -> EventHub:
+    hub: EventHub = request.app.state.hub
+    return hub
 
-    @router.post("/v1/invoices")
-    async def add_invoice(node: Node, body: lnd_json.AddInvoiceRequest) -> dict[str, Any]:
-        record = network.add_invoice(
-            node,
-            value_msat=lnd_json.value_msat(body.value, body.value_msat),
-            memo=body.memo,
-            expiry_secs=body.expiry,
-            cltv_expiry=body.cltv_expiry,
-            preimage=body.r_preimage or None,
-        )
-        return lnd_json.add_invoice_response(record, with_hash=True)
 
-    @router.post("/v2/invoices/hodl")
-    async def add_hold_invoice(node: Node, body: lnd_json.AddHoldInvoiceRequest) -> dict[str, Any]:
-        record = network.add_invoice(
-            node,
-            value_msat=lnd_json.value_msat(body.value, body.value_msat),
-            memo=body.memo,
-            expiry_secs=body.expiry,
-            cltv_expiry=body.cltv_expiry,
-            hold_hash=body.hash,
-        )
-        return lnd_json.add_invoice_response(record, with_hash=False)
+Network = Annotated[LightningNetwork, Depends(_network)]
+Hub = Annotated[EventHub, Depends(_hub)]
 
-    @router.get("/v2/invoices/lookup")
-    async def lookup_invoice(
-        node: Node, payment_hash: Annotated[str, Query(max_length=128)] = ""
-    ) -> dict[str, Any]:
-        r_hash = lnd_json.path_bytes("payment_hash", payment_hash)
-        return lnd_json.invoice(network.lookup_invoice(node, r_hash))
 
-    @router.post("/v2/invoices/settle")
-    async def settle_invoice(node: Node, body: lnd_json.SettleInvoiceRequest) -> dict[str, Any]:
-        network.settle_invoice(node, body.preimage)
-        return {}
+async def _lnd_node(
+    alias: str,
+    network: Network,
+    grpc_metadata_macaroon: Annotated[str | None, Header(max_length=4096)] = None,
+) -> NodeRecord:
+    return network.authorize(alias, grpc_metadata_macaroon)
 
-    @router.post("/v2/invoices/cancel")
-    async def cancel_invoice(node: Node, body: lnd_json.CancelInvoiceRequest) -> dict[str, Any]:
-        network.cancel_invoice(node, body.payment_hash)
-        return {}
 
-    @router.get("/v1/invoices/subscribe")
-    async def subscribe_invoices(
-        node: Node,
-        add_index: Annotated[int, Query(ge=0)] = 0,
-        settle_index: Annotated[int, Query(ge=0)] = 0,
-    ) -> Response:
-        subscriber = hub.subscribe_invoices(node.alias)
+Node = Annotated[NodeRecord, Depends(_lnd_node)]
+StreamIndex = Annotated[int, Query(ge=0, le=MAX_INT64)]
+
+
+async def health(network: Network, hub: Hub) -> dict[str, Any]:
+    return {"status": "ok", "nodes": len(network.nodes()), "open_streams": hub.open_streams()}
+
+
+# -- LND REST -----------------------------------------------------------------------------------
+
+lnd = APIRouter(prefix="/nodes/{alias}")
+
+
+@lnd.get("/v1/getinfo")
+async def get_info(node: Node, network: Network) -> dict[str, Any]:
+    return lnd_json.get_info(node, num_peers=len(network.nodes()) - 1)
+
+
+@lnd.get("/v1/balance/channels")
+async def channel_balance(node: Node, network: Network) -> dict[str, Any]:
+    return lnd_json.channel_balance(network.balance(node.alias))
+
+
+@lnd.post("/v1/invoices")
+async def add_invoice(
+    node: Node, body: lnd_json.AddInvoiceRequest, network: Network
+) -> dict[str, Any]:
+    record = network.add_invoice(
+        node,
+        value_msat=lnd_json.value_msat(body.value, body.value_msat),
+        memo=body.memo,
+        expiry_secs=body.expiry,
+        cltv_expiry=body.cltv_expiry,
+        preimage=body.r_preimage or None,
+    )
+    return lnd_json.add_invoice_response(record, with_hash=True)
+
+
+@lnd.post("/v2/invoices/hodl")
+async def add_hold_invoice(
+    node: Node, body: lnd_json.AddHoldInvoiceRequest, network: Network
+) -> dict[str, Any]:
+    record = network.add_invoice(
+        node,
+        value_msat=lnd_json.value_msat(body.value, body.value_msat),
+        memo=body.memo,
+        expiry_secs=body.expiry,
+        cltv_expiry=body.cltv_expiry,
+        hold_hash=body.hash,
+    )
+    return lnd_json.add_invoice_response(record, with_hash=False)
+
+
+@lnd.get("/v2/invoices/lookup")
+async def lookup_invoice(
+    node: Node, network: Network, payment_hash: Annotated[str, Query(max_length=128)] = ""
+) -> dict[str, Any]:
+    r_hash = lnd_json.path_bytes("payment_hash", payment_hash)
+    return lnd_json.invoice(network.lookup_invoice(node, r_hash))
+
+
+@lnd.post("/v2/invoices/settle")
+async def settle_invoice(
+    node: Node, body: lnd_json.SettleInvoiceRequest, network: Network
+) -> dict[str, Any]:
+    network.settle_invoice(node, body.preimage)
+    return {}
+
+
+@lnd.post("/v2/invoices/cancel")
+async def cancel_invoice(
+    node: Node, body: lnd_json.CancelInvoiceRequest, network: Network
+) -> dict[str, Any]:
+    network.cancel_invoice(node, body.payment_hash)
+    return {}
+
+
+@lnd.get("/v1/invoices/subscribe")
+async def subscribe_invoices(
+    node: Node,
+    network: Network,
+    hub: Hub,
+    add_index: StreamIndex = 0,
+    settle_index: StreamIndex = 0,
+) -> Response:
+    with _opened(hub.subscribe_invoices(node.alias)) as subscriber:
         backlog: list[InvoiceRecord] = []
         if add_index:
             backlog += network.invoices_added_after(node, add_index)
         if settle_index:
             backlog += network.invoices_settled_after(node, settle_index)
-        return StreamingResponse(_invoice_lines(subscriber, backlog, None), media_type=NDJSON)
+        return _Stream(subscriber, _invoice_lines(subscriber, backlog, None))
 
-    @router.get("/v2/invoices/subscribe/{r_hash}")
-    async def subscribe_single_invoice(node: Node, r_hash: str) -> Response:
-        payment_hash = lnd_json.path_bytes("r_hash", r_hash)
-        subscriber = hub.subscribe_invoices(node.alias)
-        try:
-            current = network.lookup_invoice(node, payment_hash)
-        except LndError as exc:
-            subscriber.close()
-            return _stream_error(exc)
-        lines = _invoice_lines(subscriber, [current], payment_hash)
-        return StreamingResponse(lines, media_type=NDJSON)
 
-    @router.post("/v2/router/send")
-    async def send_payment(node: Node, body: lnd_json.SendPaymentRequest) -> Response:
-        order = PaymentOrder(
-            payment_request=body.payment_request,
-            amount_msat=lnd_json.value_msat(body.amt, body.amt_msat),
-            fee_limit_msat=lnd_json.value_msat(body.fee_limit_sat, body.fee_limit_msat),
-            allow_self_payment=body.allow_self_payment,
-        )
-        # Subscribed first, so the stream carries every update of this payment.
-        subscriber = hub.subscribe_payments(node.alias)
-        try:
-            payment = network.send_payment(node.alias, order)
-        except LndError as exc:
-            subscriber.close()
-            return _stream_error(exc)
+@lnd.get("/v2/invoices/subscribe/{r_hash}")
+async def subscribe_single_invoice(node: Node, r_hash: str, network: Network, hub: Hub) -> Response:
+    payment_hash = lnd_json.path_bytes("r_hash", r_hash)
+    with _opened(hub.subscribe_invoices(node.alias)) as subscriber:
+        current = network.lookup_invoice(node, payment_hash)
+        return _Stream(subscriber, _invoice_lines(subscriber, [current], payment_hash))
+
+
+@lnd.post("/v2/router/send")
+async def send_payment(
+    node: Node, body: lnd_json.SendPaymentRequest, network: Network, hub: Hub
+) -> Response:
+    order = PaymentOrder(
+        payment_request=body.payment_request,
+        amount_msat=lnd_json.value_msat(body.amt, body.amt_msat),
+        fee_limit_msat=lnd_json.value_msat(body.fee_limit_sat, body.fee_limit_msat),
+        allow_self_payment=body.allow_self_payment,
+    )
+    # Subscribed first, so the stream carries every update of this payment.
+    with _opened(hub.subscribe_payments(node.alias)) as subscriber:
+        payment = network.send_payment(node.alias, order)
         lines = _payment_lines(subscriber, [], payment.payment_hash, body.no_inflight_updates)
-        return StreamingResponse(lines, media_type=NDJSON)
+        return _Stream(subscriber, lines)
 
-    @router.get("/v2/router/track/{payment_hash}")
-    async def track_payment(
-        node: Node, payment_hash: str, no_inflight_updates: bool = False
-    ) -> Response:
-        wanted = lnd_json.path_bytes("payment_hash", payment_hash)
-        subscriber = hub.subscribe_payments(node.alias)
-        try:
-            current = network.payment(node, wanted)
-        except LndError as exc:
-            subscriber.close()
-            return _stream_error(exc)
+
+@lnd.get("/v2/router/track/{payment_hash}")
+async def track_payment(
+    node: Node, payment_hash: str, network: Network, hub: Hub, no_inflight_updates: bool = False
+) -> Response:
+    wanted = lnd_json.path_bytes("payment_hash", payment_hash)
+    with _opened(hub.subscribe_payments(node.alias)) as subscriber:
+        current = network.payment(node, wanted)
         lines = _payment_lines(subscriber, [current], wanted, no_inflight_updates)
-        return StreamingResponse(lines, media_type=NDJSON)
-
-    @router.get("/v2/router/payments")
-    async def track_payments(node: Node, no_inflight_updates: bool = False) -> Response:
-        subscriber = hub.subscribe_payments(node.alias)
-        lines = _payment_lines(subscriber, [], None, no_inflight_updates)
-        return StreamingResponse(lines, media_type=NDJSON)
-
-    return router
+        return _Stream(subscriber, lines)
 
 
-def _stream_error(error: LndError) -> Response:
-    """A streaming call refused before its first message, as LND's gateway answers it."""
-    return JSONResponse(lnd_json.stream_error_body(error), status_code=error.http_status)
+@lnd.get("/v2/router/payments")
+async def track_payments(node: Node, hub: Hub, no_inflight_updates: bool = False) -> Response:
+    with _opened(hub.subscribe_payments(node.alias)) as subscriber:
+        return _Stream(subscriber, _payment_lines(subscriber, [], None, no_inflight_updates))
+
+
+# -- streams ------------------------------------------------------------------------------------
+
+RecordT = TypeVar("RecordT", InvoiceRecord, PaymentRecord)
+
+
+class _StreamRefusedError(Exception):
+    """A streaming call refused before its first message (as LND's gateway answers it)."""
+
+    def __init__(self, error: LndError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+@contextmanager
+def _opened(subscriber: Subscriber[RecordT]) -> Iterator[Subscriber[RecordT]]:
+    """Close ``subscriber`` unless the block hands it to a :class:`_Stream`; an LND error
+    raised in the block becomes a stream refusal."""
+    try:
+        yield subscriber
+    except LndError as exc:
+        subscriber.close()
+        raise _StreamRefusedError(exc) from None
+    except BaseException:
+        subscriber.close()
+        raise
+
+
+class _Stream(StreamingResponse):
+    """An LND server stream whose subscription is closed when the response ends, however it
+    ends (stream finished, client gone, send failed, task cancelled) or if it never starts."""
+
+    def __init__(self, subscriber: Subscriber[Any], lines: AsyncIterator[bytes]) -> None:
+        super().__init__(lines, media_type=NDJSON)
+        self._subscriber = subscriber
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._subscriber.close()
+            aclose = getattr(self.body_iterator, "aclose", None)
+            if aclose is not None:
+                await aclose()
 
 
 async def _invoice_lines(
@@ -326,47 +393,55 @@ async def _payment_lines(
         subscriber.close()
 
 
-def _control_router(network: LightningNetwork, hub: EventHub, token: str) -> APIRouter:
-    router = APIRouter(prefix="/devnet", dependencies=[Depends(bearer_token_guard(token))])
+# -- control ------------------------------------------------------------------------------------
 
-    def view(node: NodeRecord) -> dict[str, Any]:
-        balance = network.balance(node.alias)
-        return {
-            "alias": node.alias,
-            "pubkey": node.pubkey.hex(),
-            "online": node.online,
-            "balance_msat": balance.local_msat,
-            "unsettled_local_msat": balance.unsettled_local_msat,
-            "unsettled_remote_msat": balance.unsettled_remote_msat,
-            "fail_next_payment": node.fail_next_reason,
-            "open_streams": hub.open_streams(node.alias),
-            "base_path": f"/nodes/{node.alias}",
-            "macaroon_hex": node.macaroon.hex(),
-            "macaroon_path": str(network.macaroon_path(node.alias).resolve()),
-        }
+control = APIRouter(prefix="/devnet", dependencies=[Depends(require_devnet_token)])
 
-    @router.post("/nodes", status_code=201)
-    async def create_node(body: CreateNodeRequest) -> dict[str, Any]:
-        return view(network.create_node(body.alias, body.balance_sats))
 
-    @router.get("/nodes")
-    async def list_nodes() -> list[dict[str, Any]]:
-        return [view(node) for node in network.nodes()]
+def _view(node: NodeRecord, network: LightningNetwork, hub: EventHub) -> dict[str, Any]:
+    balance = network.balance(node.alias)
+    return {
+        "alias": node.alias,
+        "pubkey": node.pubkey.hex(),
+        "online": node.online,
+        "balance_msat": balance.local_msat,
+        "unsettled_local_msat": balance.unsettled_local_msat,
+        "unsettled_remote_msat": balance.unsettled_remote_msat,
+        "fail_next_payment": node.fail_next_reason,
+        "open_streams": hub.open_streams(node.alias),
+        "base_path": f"/nodes/{node.alias}",
+        "macaroon_hex": node.macaroon.hex(),
+        "macaroon_path": str(network.macaroon_path(node.alias).resolve()),
+    }
 
-    @router.get("/nodes/{alias}")
-    async def get_node(alias: str) -> dict[str, Any]:
-        return view(network.node(alias))
 
-    @router.post("/nodes/{alias}/offline")
-    async def take_offline(alias: str) -> dict[str, Any]:
-        return view(network.set_online(alias, False))
+@control.post("/nodes", status_code=201)
+async def create_node(body: CreateNodeRequest, network: Network, hub: Hub) -> dict[str, Any]:
+    return _view(network.create_node(body.alias, body.balance_sats), network, hub)
 
-    @router.post("/nodes/{alias}/online")
-    async def bring_online(alias: str) -> dict[str, Any]:
-        return view(network.set_online(alias, True))
 
-    @router.post("/nodes/{alias}/fail-next-payment")
-    async def fail_next_payment(alias: str, body: FailNextPaymentRequest) -> dict[str, Any]:
-        return view(network.fail_next_payment(alias, body.reason))
+@control.get("/nodes")
+async def list_nodes(network: Network, hub: Hub) -> list[dict[str, Any]]:
+    return [_view(node, network, hub) for node in network.nodes()]
 
-    return router
+
+@control.get("/nodes/{alias}")
+async def get_node(alias: str, network: Network, hub: Hub) -> dict[str, Any]:
+    return _view(network.node(alias), network, hub)
+
+
+@control.post("/nodes/{alias}/offline")
+async def take_offline(alias: str, network: Network, hub: Hub) -> dict[str, Any]:
+    return _view(network.set_online(alias, False), network, hub)
+
+
+@control.post("/nodes/{alias}/online")
+async def bring_online(alias: str, network: Network, hub: Hub) -> dict[str, Any]:
+    return _view(network.set_online(alias, True), network, hub)
+
+
+@control.post("/nodes/{alias}/fail-next-payment")
+async def fail_next_payment(
+    alias: str, body: FailNextPaymentRequest, network: Network, hub: Hub
+) -> dict[str, Any]:
+    return _view(network.fail_next_payment(alias, body.reason), network, hub)

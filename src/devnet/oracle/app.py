@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, FastAPI, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel
@@ -35,7 +35,8 @@ from coordinator_core.oracle_api import (
     KeyResponse,
     WeatherEntry,
 )
-from devnet.common import bearer_token_guard
+from coordinator_core.validation import describe_errors
+from devnet.common import require_devnet_token
 from devnet.oracle.service import OracleService, SignerMismatchError
 from devnet.oracle.stations import STATION_IDS
 from devnet.oracle.weather import (
@@ -50,6 +51,7 @@ log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 4 * 1024 * 1024
 MAX_QUERY_STATIONS = 50
+MAX_LIST_LIMIT = 10_000
 HEALTH_PATH = "/health"
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -70,16 +72,22 @@ def _status_for(exc: CoordinatorError) -> int:
 
 
 def _validation_message(exc: RequestValidationError | PydanticValidationError) -> str:
-    parts = []
-    for error in exc.errors()[:5]:
-        where = ".".join(str(item) for item in error.get("loc", ()) if item != "body")
-        parts.append(f"{where}: {error.get('msg', 'invalid')}" if where else error.get("msg", ""))
-    return "Invalid request: " + "; ".join(parts)
+    return "Invalid request: " + describe_errors(exc.errors())
 
 
-async def _authenticated(request: Request, model: type[ModelT]) -> tuple[ModelT, Nip98Auth]:
-    """Verify the NIP-98 header against the exact body, then parse the body as ``model``."""
+def _service(request: Request) -> OracleService:
     service: OracleService = request.app.state.service
+    return service
+
+
+Service = Annotated[OracleService, Depends(_service)]
+Control = [Depends(require_devnet_token)]
+
+
+async def _authenticated(
+    request: Request, service: OracleService, model: type[ModelT]
+) -> tuple[ModelT, Nip98Auth]:
+    """Verify the NIP-98 header against the exact body, then parse the body as ``model``."""
     body = await request.body()
     path = request.scope.get("raw_path", request.url.path.encode()).decode("latin-1")
     query = request.scope.get("query_string", b"").decode("latin-1")
@@ -108,7 +116,7 @@ def _station_list(station_ids: str) -> list[str]:
         raise ValidationError(f"at most {MAX_QUERY_STATIONS} stations per query")
     unknown = [s for s in stations if s not in STATION_IDS]
     if unknown:
-        raise ValidationError(f"unknown station(s): {', '.join(unknown)}")
+        raise ValidationError(f"{len(unknown)} unknown station id(s)")
     return stations
 
 
@@ -124,10 +132,17 @@ def create_app(service: OracleService, token: str) -> FastAPI:
         service.store.close()
 
     app = FastAPI(title="devnet oracle", lifespan=lifespan, docs_url=None, redoc_url=None)
-    app.state.service = service
+    app.state.service, app.state.devnet_token = service, token
     app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES)
-    control = [Depends(bearer_token_guard(token))]
+    _install_error_handlers(app)
+    app.add_api_route(HEALTH_PATH, health, methods=["GET"])
+    app.include_router(oracle)
+    app.include_router(weather)
+    app.include_router(control)
+    return app
 
+
+def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(CoordinatorError)
     async def _domain_error(_: Request, exc: CoordinatorError) -> JSONResponse:
         return _error(_status_for(exc), exc.message)
@@ -145,96 +160,125 @@ def create_app(service: OracleService, token: str) -> FastAPI:
     async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         return _error(exc.status_code, str(exc.detail))
 
-    @app.get(HEALTH_PATH)
-    def health() -> dict[str, str]:
-        return {"status": "ok"}
 
-    # -- oracle ------------------------------------------------------------------------
+def health() -> dict[str, str]:
+    return {"status": "ok"}
 
-    @app.get("/oracle/pubkey")
-    def pubkey() -> KeyResponse:
-        return KeyResponse(key=service.pubkey_base64())
 
-    @app.get("/oracle/npub")
-    def npub() -> KeyResponse:
-        return KeyResponse(key=service.npub())
+# -- oracle ---------------------------------------------------------------------------------------
 
-    @app.get("/oracle/events")
-    def list_events(limit: Annotated[int | None, Query(ge=0)] = None) -> list[EventSummary]:
-        return service.list_events(limit)
+oracle = APIRouter(prefix="/oracle")
 
-    @app.post("/oracle/events")
-    async def create_event(request: Request) -> Event:
-        body, auth = await _authenticated(request, CreateEvent)
-        return await run_in_threadpool(service.create_event, body, auth.pubkey)
 
-    @app.get("/oracle/events/{event_id}")
-    def get_event(event_id: uuid.UUID) -> Event:
-        return service.get_event(event_id)
+@oracle.get("/pubkey")
+def pubkey(service: Service) -> KeyResponse:
+    return KeyResponse(key=service.pubkey_base64())
 
-    @app.post("/oracle/events/{event_id}/entries")
-    async def submit_entries(event_id: uuid.UUID, request: Request) -> list[WeatherEntry]:
-        body, auth = await _authenticated(request, AddEventEntries)
-        return await run_in_threadpool(service.submit_entries, event_id, body, auth.pubkey)
 
-    @app.get("/oracle/events/{event_id}/entries/{entry_id}")
-    def get_entry(event_id: uuid.UUID, entry_id: uuid.UUID) -> WeatherEntry:
-        return service.get_entry(event_id, entry_id)
+@oracle.get("/npub")
+def npub(service: Service) -> KeyResponse:
+    return KeyResponse(key=service.npub())
 
-    @app.post("/oracle/update", dependencies=control)
-    def update() -> dict[str, list[str]]:
-        return service.run_update().to_json()
 
-    # -- weather -----------------------------------------------------------------------
+@oracle.get("/events")
+def list_events(
+    service: Service, limit: Annotated[int | None, Query(ge=0, le=MAX_LIST_LIMIT)] = None
+) -> list[EventSummary]:
+    return service.list_events(limit)
 
-    @app.get("/stations")
-    def stations() -> list[dict[str, Any]]:
-        return [station.model_dump(mode="json") for station in service.stations()]
 
-    @app.get("/stations/forecasts")
-    def forecasts(
-        station_ids: str,
-        start: AwareDatetime | None = None,
-        end: AwareDatetime | None = None,
-        temperature_unit: TemperatureUnit = "fahrenheit",
-    ) -> list[dict[str, Any]]:
-        rows = service.forecasts(_station_list(station_ids), start, end)
-        return [forecast_in_unit(row, temperature_unit).model_dump(mode="json") for row in rows]
+@oracle.post("/events")
+async def create_event(request: Request, service: Service) -> Event:
+    body, auth = await _authenticated(request, service, CreateEvent)
+    return await run_in_threadpool(service.create_event, body, auth.pubkey)
 
-    @app.get("/stations/observations")
-    def observations(
-        station_ids: str,
-        start: AwareDatetime | None = None,
-        end: AwareDatetime | None = None,
-        temperature_unit: TemperatureUnit = "fahrenheit",
-    ) -> list[dict[str, Any]]:
-        rows = service.observations(_station_list(station_ids), start, end)
-        return [observation_in_unit(row, temperature_unit).model_dump(mode="json") for row in rows]
 
-    @app.get("/stations/daily-observations")
-    def daily(
-        station_ids: str,
-        start: AwareDatetime | None = None,
-        end: AwareDatetime | None = None,
-        temperature_unit: TemperatureUnit = "fahrenheit",
-    ) -> list[dict[str, Any]]:
-        records = service.store.observations(_station_list(station_ids), start, end)
-        out = []
-        for day, row in daily_observations(records):
-            item = observation_in_unit(row, temperature_unit).model_dump(
-                mode="json", exclude={"start_time", "end_time"}
-            )
-            out.append({"date": day.isoformat(), **item})
-        return out
+@oracle.get("/events/{event_id}")
+def get_event(event_id: uuid.UUID, service: Service) -> Event:
+    return service.get_event(event_id)
 
-    # -- devnet control ----------------------------------------------------------------
 
-    @app.post("/devnet/weather", dependencies=control)
-    def put_weather(upload: WeatherUpload) -> dict[str, int]:
-        return service.put_weather(upload)
+@oracle.post("/events/{event_id}/entries")
+async def submit_entries(
+    event_id: uuid.UUID, request: Request, service: Service
+) -> list[WeatherEntry]:
+    body, auth = await _authenticated(request, service, AddEventEntries)
+    return await run_in_threadpool(service.submit_entries, event_id, body, auth.pubkey)
 
-    @app.post("/devnet/events/{event_id}/attest", dependencies=control)
-    def attest_now(event_id: uuid.UUID) -> Event:
-        return service.attest_now(event_id)
 
-    return app
+@oracle.get("/events/{event_id}/entries/{entry_id}")
+def get_entry(event_id: uuid.UUID, entry_id: uuid.UUID, service: Service) -> WeatherEntry:
+    return service.get_entry(event_id, entry_id)
+
+
+@oracle.post("/update", dependencies=Control)
+def update(service: Service) -> dict[str, list[str]]:
+    return service.run_update().to_json()
+
+
+# -- weather --------------------------------------------------------------------------------------
+
+weather = APIRouter(prefix="/stations")
+StationIds = Annotated[str, Query(max_length=MAX_QUERY_STATIONS * 16)]
+
+
+@weather.get("")
+def stations(service: Service) -> list[dict[str, Any]]:
+    return [station.model_dump(mode="json") for station in service.stations()]
+
+
+@weather.get("/forecasts")
+def forecasts(
+    service: Service,
+    station_ids: StationIds,
+    start: AwareDatetime | None = None,
+    end: AwareDatetime | None = None,
+    temperature_unit: TemperatureUnit = "fahrenheit",
+) -> list[dict[str, Any]]:
+    rows = service.forecasts(_station_list(station_ids), start, end)
+    return [forecast_in_unit(row, temperature_unit).model_dump(mode="json") for row in rows]
+
+
+@weather.get("/observations")
+def observations(
+    service: Service,
+    station_ids: StationIds,
+    start: AwareDatetime | None = None,
+    end: AwareDatetime | None = None,
+    temperature_unit: TemperatureUnit = "fahrenheit",
+) -> list[dict[str, Any]]:
+    rows = service.observations(_station_list(station_ids), start, end)
+    return [observation_in_unit(row, temperature_unit).model_dump(mode="json") for row in rows]
+
+
+@weather.get("/daily-observations")
+def daily(
+    service: Service,
+    station_ids: StationIds,
+    start: AwareDatetime | None = None,
+    end: AwareDatetime | None = None,
+    temperature_unit: TemperatureUnit = "fahrenheit",
+) -> list[dict[str, Any]]:
+    records = service.store.observations(_station_list(station_ids), start, end)
+    out = []
+    for day, row in daily_observations(records):
+        item = observation_in_unit(row, temperature_unit).model_dump(
+            mode="json", exclude={"start_time", "end_time"}
+        )
+        out.append({"date": day.isoformat(), **item})
+    return out
+
+
+# -- devnet control -------------------------------------------------------------------------------
+
+control = APIRouter(prefix="/devnet", dependencies=Control)
+
+
+@control.post("/weather")
+def put_weather(upload: WeatherUpload, service: Service) -> dict[str, int]:
+    return service.put_weather(upload)
+
+
+@control.post("/events/{event_id}/attest")
+def attest_now(event_id: uuid.UUID, service: Service) -> Event:
+    return service.attest_now(event_id)
