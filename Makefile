@@ -20,6 +20,7 @@ test: bootstrap lint typecheck pytest
 lint: bootstrap
 	$(PY)/ruff check src tests benchmarks
 	$(PY)/ruff format --check src tests benchmarks
+	$(PY)/lint-imports --no-cache
 
 typecheck: bootstrap
 	$(PY)/mypy

@@ -123,7 +123,7 @@ def db() -> None:
 
 
 def _db_names(name: str) -> list[str]:
-    from coordinator.adapters.sqlite.migrations import DATABASES
+    from coordinator.app.composition import DATABASES
 
     return list(DATABASES) if name == "all" else [name]
 
@@ -136,11 +136,10 @@ _DB_CHOICE = click.Choice(["all", "competitions", "users"])
 @click.pass_obj
 def migrate(obj: Context, name: str) -> None:
     """Apply pending migrations."""
-    from coordinator.adapters.sqlite import migrations
+    from coordinator.app import composition
 
     for db_name in _db_names(name):
-        path = migrations.database_path(obj.settings.db.data_folder, db_name)
-        applied = migrations.migrate(db_name, path)
+        applied = composition.migrate(obj.settings, db_name)
         click.echo(
             f"{db_name}: applied {', '.join(applied) if applied else 'nothing (up to date)'}"
         )
@@ -152,10 +151,9 @@ def migrate(obj: Context, name: str) -> None:
 @click.pass_obj
 def rollback(obj: Context, name: str, count: int) -> None:
     """Roll back the most recent migrations of one database."""
-    from coordinator.adapters.sqlite import migrations
+    from coordinator.app import composition
 
-    path = migrations.database_path(obj.settings.db.data_folder, name)
-    undone = migrations.rollback(name, path, count)
+    undone = composition.rollback(obj.settings, name, count)
     click.echo(f"{name}: rolled back {', '.join(undone) if undone else 'nothing'}")
 
 
@@ -164,14 +162,11 @@ def rollback(obj: Context, name: str, count: int) -> None:
 @click.pass_obj
 def status(obj: Context, name: str) -> None:
     """List migrations and whether each is applied."""
-    from coordinator.adapters.sqlite import migrations
+    from coordinator.app import composition
 
     for db_name in _db_names(name):
-        path = migrations.database_path(obj.settings.db.data_folder, db_name)
-        for item in migrations.status(db_name, path):
-            click.echo(
-                f"{db_name}\t{item.migration_id}\t{'applied' if item.applied else 'pending'}"
-            )
+        for migration_id, applied in composition.migration_status(obj.settings, db_name):
+            click.echo(f"{db_name}\t{migration_id}\t{'applied' if applied else 'pending'}")
 
 
 cli.add_command(wallet_group)

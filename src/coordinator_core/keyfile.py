@@ -6,11 +6,11 @@ This is the format the 5day4cast coordinator and the noaa-oracle read and write 
 from __future__ import annotations
 
 import base64
-import os
 import secrets
 from pathlib import Path
 
 from coordinator_core.errors import ConfigError
+from coordinator_core.private_file import write_private
 
 _LABEL = "EC PRIVATE KEY"
 _CURVE_ORDER = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
@@ -53,14 +53,7 @@ def load_or_create_secret(path: Path) -> bytes:
         except ValueError as exc:
             raise ConfigError(f"invalid key file {path}: {exc}") from exc
     secret = _random_secret()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(encode_secret_pem(secret))
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    write_private(path, encode_secret_pem(secret).encode())
     return secret
 
 

@@ -14,7 +14,8 @@ _BUILD_FROM_PRODUCTION_CONFIG = """
 import asyncio, json, sys
 from pathlib import Path
 from coordinator.config import load_settings
-from coordinator.adapters import bitcoin
+from coordinator.app import composition
+from coordinator_core.keyfile import load_or_create_secret
 from coordinator.adapters.wallet.process import WORKER_MODULE
 
 tmp = Path(sys.argv[2])
@@ -24,8 +25,9 @@ settings = load_settings(Path(sys.argv[1]), env={
 })
 
 async def main():
-    chain = bitcoin.chain_source(settings)
-    wallet = bitcoin.wallet(settings, chain)
+    chain = composition.chain_source(settings)
+    secret = load_or_create_secret(settings.coordinator.private_key_file)
+    wallet = composition.wallet(settings, chain, secret)
     address = await wallet.new_address()   # starts the worker and opens the wallet database
     await wallet.close()
     await chain.aclose()

@@ -10,12 +10,9 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
-from coordinator.adapters.bitcoin import chain_source
-from coordinator.adapters.bitcoin import wallet as open_wallet
-from coordinator.adapters.chain.esplora import EsploraClient
-from coordinator.adapters.wallet.bdk_wallet import BdkWallet
 from coordinator.app.tasks import BackgroundTasks, run_periodically
-from coordinator.config import Settings
+from coordinator.domain.ports.chain import ChainSource
+from coordinator.domain.ports.wallet import Wallet
 from coordinator_core.errors import CoordinatorError
 
 log = logging.getLogger(__name__)
@@ -27,24 +24,24 @@ SYNC_TASK = "bitcoin_sync"
 class Bitcoin:
     """The chain source and the wallet, shared by the HTTP layer and the background tasks."""
 
-    chain: EsploraClient
-    wallet: BdkWallet
+    chain: ChainSource
+    wallet: Wallet
 
     async def close(self) -> None:
         await self.wallet.close()
         await self.chain.aclose()
 
 
-def start_bitcoin(settings: Settings, tasks: BackgroundTasks) -> Bitcoin:
-    """Build the chain source and the wallet, and start the wallet sync task."""
-    chain = chain_source(settings)
-    bitcoin = Bitcoin(chain, open_wallet(settings, chain))
-    interval = settings.bitcoin.refresh_blocks_secs
-    tasks.start(SYNC_TASK, lambda: wallet_sync_loop(bitcoin.wallet, interval))
+def start_bitcoin(
+    chain: ChainSource, wallet: Wallet, tasks: BackgroundTasks, interval_secs: float
+) -> Bitcoin:
+    """Share the chain source and the wallet, and start the wallet sync task."""
+    bitcoin = Bitcoin(chain, wallet)
+    tasks.start(SYNC_TASK, lambda: wallet_sync_loop(bitcoin.wallet, interval_secs))
     return bitcoin
 
 
-async def wallet_sync_loop(wallet: BdkWallet, interval_secs: float) -> None:
+async def wallet_sync_loop(wallet: Wallet, interval_secs: float) -> None:
     """Full scan once (retried until it works), then a sync every ``interval_secs``."""
     while True:
         try:

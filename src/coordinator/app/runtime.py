@@ -8,10 +8,9 @@ from dataclasses import dataclass, field
 
 from coincurve import PublicKeyXOnly
 
-from coordinator.adapters.sqlite.database import Database
-from coordinator.adapters.sqlite.identity import ensure_coordinator_identity
-from coordinator.adapters.sqlite.migrations import DATABASES, database_path, migrate
+from coordinator.app import composition
 from coordinator.app.bitcoin import Bitcoin, start_bitcoin
+from coordinator.app.composition import Store
 from coordinator.app.tasks import BackgroundTasks
 from coordinator.config import Settings
 from coordinator_core.keyfile import load_or_create_secret
@@ -24,42 +23,37 @@ class Runtime:
     """Everything the HTTP layer and the background tasks share."""
 
     settings: Settings
-    databases: dict[str, Database]
+    databases: dict[str, Store]
     secret_key: bytes
     tasks: BackgroundTasks = field(default_factory=BackgroundTasks)
     bitcoin: Bitcoin | None = None  # chain source and wallet; set by ``start``
 
     @property
-    def competitions_db(self) -> Database:
+    def competitions_db(self) -> Store:
         return self.databases["competitions"]
 
     @property
-    def users_db(self) -> Database:
+    def users_db(self) -> Store:
         return self.databases["users"]
 
     @classmethod
     async def start(cls, settings: Settings) -> Runtime:
         """Migrate and open the databases, check the coordinator identity, start tasks."""
         secret = load_or_create_secret(settings.coordinator.private_key_file)
-        databases: dict[str, Database] = {}
+        databases = await composition.open_databases(settings)
         try:
-            for name in DATABASES:
-                path = database_path(settings.db.data_folder, name)
-                applied = await asyncio.to_thread(migrate, name, path)
-                if applied:
-                    log.info("%s: applied migrations %s", name, ", ".join(applied))
-                db = Database(name, path, settings.db)
-                db.open()
-                databases[name] = db
             pubkey = PublicKeyXOnly.from_secret(secret).format().hex()
-            await ensure_coordinator_identity(
-                databases["competitions"], pubkey, settings.coordinator.name
+            await composition.record_identity(settings, databases["competitions"], pubkey)
+            runtime = cls(settings=settings, databases=dict(databases), secret_key=secret)
+            chain = composition.chain_source(settings)
+            runtime.bitcoin = start_bitcoin(
+                chain,
+                composition.wallet(settings, chain, secret),
+                runtime.tasks,
+                settings.bitcoin.refresh_blocks_secs,
             )
-            runtime = cls(settings=settings, databases=databases, secret_key=secret)
-            runtime.bitcoin = start_bitcoin(settings, runtime.tasks)
         except BaseException:
-            for db in databases.values():
-                db.close()
+            composition.close_databases(databases.values())
             raise
         return runtime
 

@@ -11,10 +11,10 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
 from coordinator import __version__
-from coordinator.app.body_limit import BodyLimitMiddleware
 from coordinator.app.errors import install_error_handlers
 from coordinator.app.runtime import Runtime
 from coordinator.config import Settings
+from coordinator_core.body_limit import BodyLimitMiddleware
 
 log = logging.getLogger(__name__)
 

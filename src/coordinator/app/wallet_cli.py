@@ -14,12 +14,11 @@ from typing import Any, Protocol, TypeVar
 
 import click
 
-from coordinator.adapters.bitcoin import chain_source
-from coordinator.adapters.bitcoin import wallet as open_wallet
-from coordinator.adapters.chain.esplora import EsploraClient
-from coordinator.adapters.wallet.bdk_wallet import BdkWallet
+from coordinator.app import composition
 from coordinator.config import Settings
-from coordinator.domain.ports.chain import fee_rate_for_target
+from coordinator.domain.ports.chain import ChainSource, fee_rate_for_target
+from coordinator.domain.ports.wallet import Wallet
+from coordinator_core.keyfile import load_or_create_secret
 
 T = TypeVar("T")
 
@@ -29,12 +28,13 @@ class _HasSettings(Protocol):
     def settings(self) -> Settings: ...
 
 
-def _run(obj: _HasSettings, action: Callable[[BdkWallet, EsploraClient], Awaitable[T]]) -> T:
+def _run(obj: _HasSettings, action: Callable[[Wallet, ChainSource], Awaitable[T]]) -> T:
     settings = obj.settings
 
     async def main() -> T:
-        chain = chain_source(settings)
-        wallet = open_wallet(settings, chain)
+        chain = composition.chain_source(settings)
+        secret = load_or_create_secret(settings.coordinator.private_key_file)
+        wallet = composition.wallet(settings, chain, secret)
         try:
             return await action(wallet, chain)
         finally:
@@ -59,7 +59,7 @@ def wallet() -> None:
 def sync(obj: _HasSettings, full: bool) -> None:
     """Sync the wallet with the chain and print the synced height."""
 
-    async def action(w: BdkWallet, _: EsploraClient) -> int:
+    async def action(w: Wallet, _: ChainSource) -> int:
         return await (w.full_scan() if full else w.sync())
 
     click.echo(f"synced to height {_run(obj, action)}")
@@ -71,7 +71,7 @@ def sync(obj: _HasSettings, full: bool) -> None:
 def balance(obj: _HasSettings, no_sync: bool) -> None:
     """Balance in sats: confirmed, pending, immature and total."""
 
-    async def action(w: BdkWallet, _: EsploraClient) -> dict[str, int]:
+    async def action(w: Wallet, _: ChainSource) -> dict[str, int]:
         if not no_sync:
             await w.sync()
         result = await w.balance()
@@ -87,7 +87,7 @@ def balance(obj: _HasSettings, no_sync: bool) -> None:
 def address(obj: _HasSettings) -> None:
     """Reveal the next receive address."""
 
-    async def action(w: BdkWallet, _: EsploraClient) -> str:
+    async def action(w: Wallet, _: ChainSource) -> str:
         return await w.new_address()
 
     click.echo(_run(obj, action))
@@ -100,7 +100,7 @@ def address(obj: _HasSettings) -> None:
 def outputs(obj: _HasSettings, include_spent: bool, no_sync: bool) -> None:
     """The wallet's outputs as JSON (unspent only unless --all)."""
 
-    async def action(w: BdkWallet, _: EsploraClient) -> list[dict[str, Any]]:
+    async def action(w: Wallet, _: ChainSource) -> list[dict[str, Any]]:
         if not no_sync:
             await w.sync()
         return [asdict(o) for o in await w.outputs(include_spent=include_spent)]
@@ -113,7 +113,7 @@ def outputs(obj: _HasSettings, include_spent: bool, no_sync: bool) -> None:
 def fees(obj: _HasSettings) -> None:
     """Fee estimates (target blocks → sat/vB) and the rates the wallet would use."""
 
-    async def action(_: BdkWallet, chain: EsploraClient) -> dict[str, Any]:
+    async def action(_: Wallet, chain: ChainSource) -> dict[str, Any]:
         estimates = await chain.fee_estimates()
         return {
             "estimates": {str(k): v for k, v in sorted(estimates.items())},
@@ -146,7 +146,7 @@ def send(
     if (amount is None) == (not send_all):
         raise click.UsageError("give exactly one of --amount and --all")
 
-    async def action(w: BdkWallet, _: EsploraClient) -> dict[str, Any]:
+    async def action(w: Wallet, _: ChainSource) -> dict[str, Any]:
         await w.sync()
         selected: list[str] | None = list(utxos) if utxos else None
         if from_address is not None:

@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from coordinator.app.body_limit import BodyLimitMiddleware
+from coordinator_core.body_limit import BodyLimitMiddleware
 from devnet.chain.api import Chain, control, esplora, install_error_handlers
 from devnet.chain.automine import Autominer
 from devnet.chain.chain import DevnetChain

@@ -27,7 +27,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Receive, Scope, Send
 
-from coordinator.app.body_limit import BodyLimitMiddleware
+from coordinator_core.body_limit import BodyLimitMiddleware
 from coordinator_core.validation import MAX_INT64
 from devnet.common import require_devnet_token, validation_message
 from devnet.lightning import lnd_json

@@ -14,6 +14,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from coordinator_core.private_file import write_private
+
 MACAROON_FILE = "admin.macaroon"
 TLS_CERT_FILE = "tls.cert"
 TLS_KEY_FILE = "tls.key"
@@ -49,16 +51,6 @@ def _field(kind: int, data: bytes) -> bytes:
         length.append(byte | (0x80 if size else 0))
         if not size:
             return bytes([kind]) + bytes(length) + data
-
-
-def write_private(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` readable by the owner only (atomically replaced)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    os.replace(tmp, path)
 
 
 def ensure_tls_pair(folder: Path) -> tuple[Path, Path]:

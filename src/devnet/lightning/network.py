@@ -30,7 +30,8 @@ from pathlib import Path
 from coincurve import PrivateKey
 
 from coordinator_core.bolt11 import InvalidInvoiceError, decode_invoice
-from devnet.lightning.credentials import MACAROON_FILE, mint_macaroon, write_private
+from coordinator_core.private_file import write_private
+from devnet.lightning.credentials import MACAROON_FILE, mint_macaroon
 from devnet.lightning.hub import EventHub
 from devnet.lightning.invoices import DEFAULT_CLTV_EXPIRY, encode_invoice
 from devnet.lightning.store import InvoiceRecord, LightningStore, NodeRecord, PaymentRecord

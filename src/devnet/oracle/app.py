@@ -24,7 +24,7 @@ from pydantic import ValidationError as PydanticValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from coordinator.app.body_limit import BodyLimitMiddleware
+from coordinator_core.body_limit import BodyLimitMiddleware
 from coordinator_core.errors import CoordinatorError, NotFoundError, ValidationError
 from coordinator_core.nip98 import Nip98Auth, Nip98Error, request_url, verify_auth_header
 from coordinator_core.oracle_api import (

@@ -87,6 +87,10 @@ class ChainSource(Protocol):
         """Confirmation target in blocks → fee rate in sat/vB (may be empty or partial)."""
         ...
 
+    async def aclose(self) -> None:
+        """Release connections."""
+        ...
+
 
 def confirmations_from(status: TxStatus | None, tip_height: int) -> int:
     """Confirmations of a transaction with ``status`` when the tip is at ``tip_height``."""

@@ -89,6 +89,10 @@ class Wallet(Protocol):
 
     async def outputs(self, include_spent: bool = False) -> list[WalletOutput]: ...
 
+    async def confirmed_outpoints_of(self, address: str) -> list[str]:
+        """``txid:vout`` of the confirmed unspent outputs the wallet holds at ``address``."""
+        ...
+
     async def fee_rate(self, target_blocks: int = 1) -> int:
         """Whole sat/vB for a confirmation target, with a fallback if the estimate is missing."""
         ...
@@ -121,4 +125,8 @@ class Wallet(Protocol):
 
     async def broadcast(self, raw_tx: bytes) -> str:
         """Broadcast (idempotently) and record the transaction in the wallet; returns the txid."""
+        ...
+
+    async def close(self) -> None:
+        """Stop the wallet backend; the wallet's state is already persisted."""
         ...

@@ -1,0 +1,123 @@
+"""Construction of the concrete adapters from the settings.
+
+This is the only module of the application layer that imports ``coordinator.adapters``
+(import-linter enforces it): everything else is typed against the ports in
+``coordinator.domain.ports`` and receives the objects built here. Production and devnet take the
+same path: a devnet chain, Lightning node or oracle is just another server at a configured URL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Protocol
+
+from coordinator.adapters.chain.esplora import EsploraClient
+from coordinator.adapters.lightning.client import LndRestClient
+from coordinator.adapters.oracle.client import NoaaOracleClient
+from coordinator.adapters.sqlite import migrations
+from coordinator.adapters.sqlite.database import Database
+from coordinator.adapters.sqlite.identity import ensure_coordinator_identity
+from coordinator.adapters.wallet.bdk_wallet import BdkWallet
+from coordinator.config import Settings
+from coordinator.domain.ports.chain import ChainSource
+from coordinator.domain.ports.lightning import LightningNode
+from coordinator.domain.ports.oracle import OraclePort
+from coordinator.domain.ports.wallet import Wallet
+
+log = logging.getLogger(__name__)
+
+#: Names of the coordinator's databases, in the order they are opened.
+DATABASES: tuple[str, ...] = tuple(migrations.DATABASES)
+
+
+class Store(Protocol):
+    """What the runtime needs of an open database: health checks and shutdown."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def writer_alive(self) -> bool: ...
+
+    async def quick_check(self) -> bool: ...
+
+    def close(self) -> None: ...
+
+
+def chain_source(settings: Settings) -> ChainSource:
+    """The Esplora client for ``[bitcoin] esplora_url``."""
+    return EsploraClient(settings.bitcoin.esplora_url)
+
+
+def wallet(settings: Settings, chain: ChainSource, root_secret: bytes) -> Wallet:
+    """The coordinator's BDK wallet on the BIP-32 root ``root_secret``."""
+    return BdkWallet(
+        secret=root_secret,
+        network=settings.bitcoin.network,
+        storage_file=settings.bitcoin.storage_file,
+        esplora_url=settings.bitcoin.esplora_url,
+        chain=chain,
+    )
+
+
+def lightning_node(settings: Settings) -> LightningNode:
+    """The LND REST client for ``[lightning]``, on the configured network."""
+    return LndRestClient.from_settings(settings.lightning, settings.bitcoin.network)
+
+
+def oracle(settings: Settings, identity_secret: bytes) -> OraclePort:
+    """The oracle client for ``[coordinator] oracle_url``, signing NIP-98 with the identity."""
+    return NoaaOracleClient(settings.coordinator.oracle_url, identity_secret)
+
+
+async def open_databases(settings: Settings) -> dict[str, Database]:
+    """Migrate and open every database; on failure, close the ones already opened."""
+    databases: dict[str, Database] = {}
+    try:
+        for name in DATABASES:
+            path = migrations.database_path(settings.db.data_folder, name)
+            applied = await asyncio.to_thread(migrations.migrate, name, path)
+            if applied:
+                log.info("%s: applied migrations %s", name, ", ".join(applied))
+            db = Database(name, path, settings.db)
+            db.open()
+            databases[name] = db
+    except BaseException:
+        close_databases(databases.values())
+        raise
+    return databases
+
+
+def close_databases(databases: Iterable[Store]) -> None:
+    """Close every database of ``databases``."""
+    for db in databases:
+        db.close()
+
+
+async def record_identity(settings: Settings, db: Database, pubkey_hex: str) -> None:
+    """Record the coordinator's identity key, or refuse a database made with another key."""
+    await ensure_coordinator_identity(db, pubkey_hex, settings.coordinator.name)
+
+
+def database_path(settings: Settings, name: str) -> Path:
+    return migrations.database_path(settings.db.data_folder, name)
+
+
+def migrate(settings: Settings, name: str) -> list[str]:
+    """Apply the pending migrations of one database; returns their ids."""
+    return migrations.migrate(name, database_path(settings, name))
+
+
+def rollback(settings: Settings, name: str, count: int) -> list[str]:
+    """Roll back the ``count`` most recent migrations of one database; returns their ids."""
+    return migrations.rollback(name, database_path(settings, name), count)
+
+
+def migration_status(settings: Settings, name: str) -> list[tuple[str, bool]]:
+    """``(migration id, applied)`` for every migration of one database."""
+    return [
+        (m.migration_id, m.applied) for m in migrations.status(name, database_path(settings, name))
+    ]
