@@ -187,13 +187,21 @@ def dlc() -> None:
     "--layout", type=click.Choice(["legacy", "outcome_bound"]), default=None,
     help="Split-leaf layout (default: the one the parameters select).",
 )  # fmt: skip
-def dlc_build(params_path: Path, funding_outpoint: str, layout: str | None) -> None:
-    """Print every transaction and sighash of a contract as JSON."""
+@click.option(
+    "--anchor", type=click.IntRange(min=0), default=None, metavar="SATS",
+    help="Pay-to-anchor output value on every settlement transaction (0: none; default: the "
+    "parameters' own).",
+)  # fmt: skip
+def dlc_build(
+    params_path: Path, funding_outpoint: str, layout: str | None, anchor: int | None
+) -> None:
+    """Print every transaction, sighash and pre-signed fee of a contract as JSON."""
     import json
 
     from coordinator.app.dlc_cli import build_report
 
-    click.echo(json.dumps(build_report(params_path, funding_outpoint, layout), indent=2))
+    report = build_report(params_path, funding_outpoint, layout, anchor)
+    click.echo(json.dumps(report, indent=2))
 
 
 def main() -> None:

@@ -39,9 +39,25 @@ def test_legacy_build_prints_the_compat_vector(params_file: Path, compat: dict[s
         "split_txs",
         "outcome_sighashes",
         "split_sighashes",
+        "outcome_tx_fees",
+        "split_tx_fees",
     ]
-    for key in report:
+    for key in list(report)[:6]:
         assert report[key] == compat[key], key
+    assert report["outcome_tx_fees"] == {"att0": 1110, "att1": 1110, "exp": 1110}
+    assert report["split_tx_fees"] == {"att0": 1533, "att1": 2042, "exp": 2553}
+
+
+def test_anchor_option_adds_the_anchor(params_file: Path) -> None:
+    result = run("--params", str(params_file), "--funding-outpoint", OUTPOINT, "--anchor", "240")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["outcome_value"] == 298_520
+    assert report["outcome_txs"]["att0"].endswith("f0000000000000000451024e7300000000")
+    assert report["outcome_tx_fees"]["att0"] == 1240
+    low = run("--params", str(params_file), "--funding-outpoint", OUTPOINT, "--anchor", "239")
+    assert isinstance(low.exception, ValidationError)
+    assert "InvalidAnchorValue" in str(low.exception)
 
 
 def test_layout_defaults_to_the_parameters_and_can_be_overridden(

@@ -152,7 +152,11 @@ def _golden() -> dict[str, Any]:
     ("mutate", "message"),
     [
         (lambda o: o.pop("fee_rate"), "missing field 'fee_rate'"),
-        (lambda o: o.update(anchor={"value": 240}), "unknown field 'anchor'"),
+        (lambda o: o.update(anchors={"value": 240}), "unknown field 'anchors'"),
+        (lambda o: o.update(anchor={"value": -1}), "anchor.value"),
+        (lambda o: o.update(anchor={"value": 2**64}), "anchor.value"),
+        (lambda o: o.update(anchor={"value": 240, "script": "51"}), "unknown field 'script'"),
+        (lambda o: o.update(anchor=240), "anchor: expected an object"),
         (lambda o: o.update(fee_rate=1.5), "fee_rate"),
         (lambda o: o.update(fee_rate=True), "fee_rate"),
         (lambda o: o.update(fee_rate=2**64), "fee_rate"),

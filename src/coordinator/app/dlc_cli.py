@@ -2,7 +2,7 @@
 
 Reads dlctix ContractParameters JSON and a funding outpoint, builds the contract (the stored
 contract rules, so legacy contracts with shared winners build too) and reports what the signers
-would sign. Needs no configuration and starts nothing.
+would sign and the fee each pre-signed transaction pays. Needs no configuration and starts nothing.
 """
 
 from __future__ import annotations
@@ -12,17 +12,26 @@ from typing import Any, Final
 
 from coordinator_core.errors import ValidationError
 from ticketdlc.bitcoin.tx import OutPoint
-from ticketdlc.contract import ContractError, ContractLayout, TicketedDLC
+from ticketdlc.contract import (
+    AnchorParams,
+    ContractError,
+    ContractLayout,
+    TicketedDLC,
+    presigned_tx_fee,
+)
 from ticketdlc.contract.jsoncodec import loads, params_from_json
 
 MAX_PARAMS_BYTES: Final = 16 * 1024 * 1024
 
 
-def build_report(params_path: Path, funding_outpoint: str, layout: str | None) -> dict[str, Any]:
-    """The contract's funding script, outcome value, transactions and sighashes.
+def build_report(
+    params_path: Path, funding_outpoint: str, layout: str | None, anchor: int | None = None
+) -> dict[str, Any]:
+    """The contract's funding script, outcome value, transactions, sighashes and fees.
 
-    ``layout`` (``"legacy"`` or ``"outcome_bound"``) overrides the parameters' own layout.
-    Raises :class:`ValidationError` for unreadable or invalid input.
+    ``layout`` (``"legacy"`` or ``"outcome_bound"``) overrides the parameters' own layout;
+    ``anchor`` overrides their anchor (sats; 0 removes it). Raises :class:`ValidationError` for
+    unreadable or invalid input.
     """
     try:
         with params_path.open("rb") as handle:
@@ -37,6 +46,8 @@ def build_report(params_path: Path, funding_outpoint: str, layout: str | None) -
         params = params_from_json(loads(text, MAX_PARAMS_BYTES))
         if layout is not None:
             params = params.with_layout(ContractLayout(layout))
+        if anchor is not None:
+            params = params.with_anchor(AnchorParams(anchor) if anchor else None)
         dlc = TicketedDLC.rebuild(params, outpoint)
     except ContractError as exc:
         raise ValidationError(f"{params_path}: {exc}") from None
@@ -47,4 +58,6 @@ def build_report(params_path: Path, funding_outpoint: str, layout: str | None) -
         "split_txs": {str(o): tx.hex() for o, tx in dlc.split_txs.items()},
         "outcome_sighashes": {str(o): h.hex() for o, h in dlc.outcome_sighashes.items()},
         "split_sighashes": {str(w): h.hex() for w, h in dlc.split_sighashes.items()},
+        "outcome_tx_fees": {str(o): presigned_tx_fee(dlc, tx) for o, tx in dlc.outcome_txs.items()},
+        "split_tx_fees": {str(o): presigned_tx_fee(dlc, tx) for o, tx in dlc.split_txs.items()},
     }

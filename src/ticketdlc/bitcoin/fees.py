@@ -10,8 +10,10 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from ticketdlc.bitcoin.encoding import compact_size_len
+from ticketdlc.bitcoin.script import witness_program
 
 P2TR_DUST_VALUE: Final = 330
+DUST_RELAY_FEE_PER_KVB: Final = 3000
 P2TR_SCRIPT_PUBKEY_LEN: Final = 34
 SCHNORR_SIGNATURE_SIZE: Final = 64
 _OUTPOINT_AND_SEQUENCE_WEIGHT: Final = 4 * (32 + 4 + 4)
@@ -79,6 +81,19 @@ def fee_for_weight(fee_rate_sat_per_kwu: int, weight: int) -> int:
 def sat_per_vb_to_sat_per_kwu(sat_per_vb: int) -> int:
     """Convert a fee rate from sat/vB to sat/kwu."""
     return sat_per_vb * 250
+
+
+def minimal_non_dust(script_pubkey: bytes) -> int:
+    """Smallest value an output with ``script_pubkey`` may carry without being dust.
+
+    Bitcoin Core's dust limit at its 3 sat/vB dust relay rate (rust-bitcoin's
+    ``minimal_non_dust``): the cost of the output plus the input that would spend it, with the
+    witness discount for segwit programs. P2A 240, P2WPKH 294, P2TR/P2WSH 330, P2SH 540,
+    P2PKH 546. Provably unspendable outputs are not special-cased here.
+    """
+    spend_size = 67 if witness_program(script_pubkey) is not None else 148
+    size = spend_size + 8 + len(script_pubkey) + compact_size_len(len(script_pubkey))
+    return DUST_RELAY_FEE_PER_KVB * size // 1000
 
 
 def is_above_p2tr_dust(value: int) -> bool:

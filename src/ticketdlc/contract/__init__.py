@@ -8,7 +8,9 @@ weather competition into contract parameters.
 
 Two layouts exist: ``legacy`` reproduces dlctix 0.0.x/0.1.0 byte for byte; ``outcome_bound``
 (the default for new contracts) binds split leaves to their outcome, which closes the
-shared-winner exploit of the legacy layout.
+shared-winner exploit of the legacy layout. Either layout may carry a pay-to-anchor output on
+every pre-signed transaction (``ContractParameters.anchor``), so a stuck settlement transaction
+can be bumped by CPFP (:mod:`.cpfp`).
 """
 
 from ticketdlc.contract.build import SigningEntry, SigningPlan, TicketedDLC
@@ -17,6 +19,13 @@ from ticketdlc.contract.competition import (
     CompetitionEntry,
     competition_contract_parameters,
     competition_payouts,
+)
+from ticketdlc.contract.cpfp import (
+    CpfpChild,
+    CpfpFundingInput,
+    contract_cpfp_child,
+    cpfp_child_template,
+    presigned_tx_fee,
 )
 from ticketdlc.contract.errors import (
     ContractBuildError,
@@ -35,8 +44,10 @@ from ticketdlc.contract.sigmap import SigMap, sigmap_keys_for
 from ticketdlc.contract.signatures import ContractSignatures, verify_signatures
 from ticketdlc.contract.signing import CoordinatorSession, SignerSession, sign_contract_locally
 from ticketdlc.contract.types import (
+    DEFAULT_ANCHOR,
     DEFAULT_LAYOUT,
     EXPIRY,
+    AnchorParams,
     ContractLayout,
     ContractParameters,
     EventLockingConditions,
@@ -54,9 +65,11 @@ from ticketdlc.contract.validation import (
 )
 
 __all__ = [
+    "DEFAULT_ANCHOR",
     "DEFAULT_LAYOUT",
     "DEFAULT_LIMITS",
     "EXPIRY",
+    "AnchorParams",
     "CompetitionContractError",
     "CompetitionEntry",
     "ContractBuildError",
@@ -69,6 +82,8 @@ __all__ = [
     "ContractSignatures",
     "ContractValidationError",
     "CoordinatorSession",
+    "CpfpChild",
+    "CpfpFundingInput",
     "EventLockingConditions",
     "InvalidPartialSignatureError",
     "InvalidSignatureError",
@@ -88,8 +103,11 @@ __all__ = [
     "check_limits",
     "competition_contract_parameters",
     "competition_payouts",
+    "contract_cpfp_child",
+    "cpfp_child_template",
     "dlc_from_json",
     "dlc_to_json",
+    "presigned_tx_fee",
     "sigmap_keys_for",
     "sign_contract_locally",
     "signing_data",

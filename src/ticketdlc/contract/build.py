@@ -3,6 +3,10 @@
 :class:`TicketedDLC` validates the parameters (limits first), then builds the outcome and
 expiry transactions (§7.1), the split transactions (§7.2, §7.3) and every sighash the signers
 sign (§8.1), in ``BTreeMap`` order. The same parameters and outpoint always give the same bytes.
+
+With an anchor (dlctix 0.2), every outcome, expiry and split transaction ends with a
+pay-to-anchor output; its value and its 52 WU of fee come out of the contract (the outcome
+output pays both for the outcome transaction, and the winners bear the split's pro rata).
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+from ticketdlc.bitcoin.anchor import P2A_SCRIPT_PUBKEY_SIZE
 from ticketdlc.bitcoin.fees import (
     P2TR_DUST_VALUE,
     P2TR_KEY_SPEND,
@@ -53,28 +58,41 @@ from ticketdlc.crypto.secp import Point
 TX_VERSION: Final = 2
 
 
-def fee_for(fee_rate: int, inputs: list[InputWeightPrediction], output_spk_lens: list[int]) -> int:
-    """``ceil(fee_rate · predicted weight / 1000)``; refuses u64 overflow as rust-bitcoin does."""
-    weight = predict_weight(inputs, output_spk_lens)
+def fee_for_weight(fee_rate: int, weight: int) -> int:
+    """``ceil(fee_rate · weight / 1000)``; refuses u64 overflow as rust-bitcoin does."""
     if fee_rate * weight + 999 > U64_MAX:
-        raise ContractBuildError("WeightOverflow: the fee overflows")
+        raise ContractBuildError("WeightOverflow", "the fee overflows")
     return (fee_rate * weight + 999) // 1000
 
 
-def subtract_fee(available: int, fee: int) -> int:
-    """``available − fee``, refusing a fee that eats everything and dust results (≤ 330)."""
+def fee_for(fee_rate: int, inputs: list[InputWeightPrediction], output_spk_lens: list[int]) -> int:
+    """The fee of a transaction of the predicted weight (:func:`fee_for_weight`)."""
+    return fee_for_weight(fee_rate, predict_weight(inputs, output_spk_lens))
+
+
+def subtract_fee(available: int, fee: int, dust_limit: int = P2TR_DUST_VALUE) -> int:
+    """``available − fee``, refusing a fee that eats everything and results ``≤ dust_limit``."""
     if fee >= available:
-        raise ContractBuildError(f"InsufficientFunds: fee {fee} is not below {available}")
+        raise ContractBuildError("InsufficientFunds", f"fee {fee} is not below {available}")
     value = available - fee
-    if value <= P2TR_DUST_VALUE:
-        raise ContractBuildError(f"DustAmount: output of {value} sats is dust")
+    if value <= dust_limit:
+        raise ContractBuildError("DustAmount", f"output of {value} sats is dust")
     return value
 
 
+def _anchor_spk_lens(params: ContractParameters) -> list[int]:
+    return [] if params.anchor is None else [P2A_SCRIPT_PUBKEY_SIZE]
+
+
 def outcome_output_value(params: ContractParameters) -> int:
-    """Value of every outcome transaction's output: funding value minus its fee (444 WU)."""
-    fee = fee_for(params.fee_rate, [P2TR_KEY_SPEND], [P2TR_SCRIPT_PUBKEY_LEN])
-    return subtract_fee(params.funding_value, fee)
+    """Value of every outcome transaction's output: the funding value minus the fee (444 WU,
+    496 with an anchor) and minus the anchor's value."""
+    fee = fee_for(
+        params.fee_rate, [P2TR_KEY_SPEND], [P2TR_SCRIPT_PUBKEY_LEN, *_anchor_spk_lens(params)]
+    )
+    if fee + params.anchor_value > U64_MAX:
+        raise ContractBuildError("InvalidFeeAmount", "the fee plus the anchor overflows")
+    return subtract_fee(params.funding_value, fee + params.anchor_value)
 
 
 def split_payouts(
@@ -82,13 +100,25 @@ def split_payouts(
     fee_rate: int,
     split_input: InputWeightPrediction,
     weights: PayoutWeights,
+    anchor_value: int | None = None,
 ) -> dict[PlayerIndex, int]:
-    """Each winner's split output: its weighted share minus an equal share of the fee."""
-    fee_total = fee_for(fee_rate, [split_input], [P2TR_SCRIPT_PUBKEY_LEN] * len(weights))
+    """Each winner's split output: its weighted share minus an equal share of the fee.
+
+    With an anchor (``anchor_value`` given), the anchor's value comes off the outcome value
+    before weighting (so winners bear it pro rata, as dlctix does) and the fee covers the
+    anchor output too.
+    """
+    anchor_lens = [] if anchor_value is None else [P2A_SCRIPT_PUBKEY_SIZE]
+    available = outcome_value - (anchor_value or 0)
+    if available < 0:
+        raise ContractBuildError("InsufficientFunds", "the anchor exceeds the outcome value")
+    fee_total = fee_for(
+        fee_rate, [split_input], [P2TR_SCRIPT_PUBKEY_LEN] * len(weights) + anchor_lens
+    )
     fee_share = fee_total // len(weights)
     total_weight = sum(weights.values())
     return {
-        player: subtract_fee(outcome_value * weight // total_weight, fee_share)
+        player: subtract_fee(available * weight // total_weight, fee_share)
         for player, weight in weights.items()
     }
 
@@ -172,6 +202,9 @@ class TicketedDLC:
             params.market_maker, params.players, params.funding_value
         )
         self.outcome_value = outcome_output_value(params)
+        anchor = params.anchor_output()
+        self._anchor_outputs: tuple[TxOut, ...] = () if anchor is None else (anchor,)
+        self._input_values: dict[OutPoint, int] | None = None
         self.outcome_infos: dict[Outcome, OutcomeSpendInfo] = {}
         self.outcome_txs: dict[Outcome, Transaction] = {}
         self.split_infos: dict[PlayerIndex, SplitSpendInfo] = {}
@@ -232,7 +265,9 @@ class TicketedDLC:
                 shared_infos[winners] = info
             self.outcome_infos[outcome] = info
             locktime = 0 if not outcome.is_expiry else params.event.expiry or 0
-            outcome_tx = Transaction(TX_VERSION, (funding_input,), (info.output,), locktime)
+            outcome_tx = Transaction(
+                TX_VERSION, (funding_input,), (info.output, *self._anchor_outputs), locktime
+            )
             self.outcome_txs[outcome] = outcome_tx
             self.outcome_sighashes[outcome] = self.funding.sighash_outcome_tx(outcome_tx)
             self._build_split(outcome, weights, info, outcome_tx)
@@ -258,13 +293,15 @@ class TicketedDLC:
         outcome_tx: Transaction,
     ) -> None:
         params = self.params
+        anchor_value = None if params.anchor is None else params.anchor.value
         payouts = split_payouts(
-            self.outcome_value, params.fee_rate, info.split_input_weight(), weights
+            self.outcome_value, params.fee_rate, info.split_input_weight(), weights, anchor_value
         )
         outputs = [
             TxOut(value, self._split_info(player).script_pubkey)
             for player, value in payouts.items()
         ]
+        outputs.extend(self._anchor_outputs)
         split_input = TxIn(
             OutPoint(outcome_tx.txid(), 0), b"", params.relative_locktime_block_delta
         )
@@ -293,6 +330,16 @@ class TicketedDLC:
     def split_output_index(self, win: WinCondition) -> int:
         """Position of the winner's output in its split transaction."""
         return self.params.winners(win.outcome).index(win.player_index)
+
+    def presigned_input_value(self, outpoint: OutPoint) -> int | None:
+        """Value of the contract output a pre-signed transaction spends: the funding output,
+        or an outcome transaction's output 0; ``None`` for any other outpoint."""
+        if self._input_values is None:
+            values = {self.funding_outpoint: self.params.funding_value}
+            for tx in self.outcome_txs.values():
+                values[OutPoint(tx.txid(), 0)] = tx.outputs[0].value
+            self._input_values = values
+        return self._input_values.get(outpoint)
 
     def signing_plan(self) -> SigningPlan:
         """Every aggregated signature of the contract, indexed for the signing engine."""

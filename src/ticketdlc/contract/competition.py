@@ -17,6 +17,7 @@ from ticketdlc.competition.payouts import expiry_weights, ranking_weights
 from ticketdlc.contract.types import (
     DEFAULT_LAYOUT,
     EXPIRY,
+    AnchorParams,
     ContractLayout,
     ContractParameters,
     EventLockingConditions,
@@ -68,13 +69,15 @@ def competition_contract_parameters(
     fee_rate: int,
     relative_locktime_block_delta: int,
     layout: ContractLayout = DEFAULT_LAYOUT,
+    anchor: AnchorParams | None = None,
 ) -> ContractParameters:
     """The validated contract parameters of a competition.
 
     ``entries`` may come in any order: they are indexed by entry id, the order the oracle
     ranks in. ``announcement`` holds the oracle's locking points (one per outcome of its
     outcome space); ``expiry`` is the event's expiry locktime (``None``: no expiry outcome).
-    ``fee_rate`` is in sat/kwu. New contracts use the outcome-bound layout.
+    ``fee_rate`` is in sat/kwu. New contracts use the outcome-bound layout. ``anchor`` puts a
+    pay-to-anchor output on every settlement transaction (``None``: none).
     """
     entries = list(entries)
     by_id = {entry.entry_id: entry for entry in entries}
@@ -101,6 +104,7 @@ def competition_contract_parameters(
         funding_value=funding_value,
         relative_locktime_block_delta=relative_locktime_block_delta,
         outcome_bound_splits=layout is ContractLayout.OUTCOME_BOUND,
+        anchor=anchor,
     )
     # The legacy layout exists to rebuild contracts agreed before outcome-bound splits; its
     # ranked outcomes share winner sets, which only the stored-contract rules accept.

@@ -27,7 +27,15 @@ class ContractValidationError(ContractError):
 
 
 class ContractBuildError(ContractError):
-    """A transaction could not be built (fees exceed the value, dust output, overflow)."""
+    """A transaction could not be built (fees exceed the value, dust output, overflow).
+
+    ``rule`` names the failure as dlctix does: ``"InsufficientFunds"``, ``"DustAmount"``,
+    ``"WeightOverflow"``, ``"InvalidFeeAmount"``, ``"MissingAnchor"`` or ``"InvalidInput"``.
+    """
+
+    def __init__(self, rule: str, message: str) -> None:
+        super().__init__(f"{rule}: {message}")
+        self.rule = rule
 
 
 class SigningError(ContractError):

@@ -21,6 +21,7 @@ from ticketdlc.contract.sigmap import SigMap
 from ticketdlc.contract.types import (
     U32_MAX,
     U64_MAX,
+    AnchorParams,
     ContractParameters,
     EventLockingConditions,
     MarketMaker,
@@ -46,7 +47,7 @@ _PARAM_FIELDS: Final = (
     "funding_value",
     "relative_locktime_block_delta",
 )
-_OPTIONAL_PARAM_FIELDS: Final = ("outcome_bound_splits",)
+_OPTIONAL_PARAM_FIELDS: Final = ("anchor", "outcome_bound_splits")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -232,7 +233,8 @@ def _encode_weights(weights: Mapping[int, int]) -> JsonObj:
 
 
 def params_to_json(params: ContractParameters) -> JsonObj:
-    """ContractParameters as serde emits it (``outcome_bound_splits`` only when set)."""
+    """ContractParameters as serde emits it (``anchor`` and ``outcome_bound_splits`` only when
+    set, in that order after ``relative_locktime_block_delta``)."""
     obj: JsonObj = {
         "market_maker": {"pubkey": params.market_maker.pubkey.hex()},
         "players": [
@@ -255,9 +257,19 @@ def params_to_json(params: ContractParameters) -> JsonObj:
         "funding_value": params.funding_value,
         "relative_locktime_block_delta": params.relative_locktime_block_delta,
     }
+    if params.anchor is not None:
+        obj["anchor"] = {"value": params.anchor.value}
     if params.outcome_bound_splits:
         obj["outcome_bound_splits"] = True
     return obj
+
+
+def _decode_anchor(value: Any) -> AnchorParams | None:
+    """``{"value": sats}``; ``null`` (like a missing field) means no anchor."""
+    if value is None:
+        return None
+    obj = json_object(value, "anchor", ("value",))
+    return AnchorParams(decode_uint(obj["value"], "anchor.value"))
 
 
 def _decode_player(value: Any, what: str) -> Player:
@@ -312,6 +324,7 @@ def params_from_json(value: Any, limits: ContractLimits = DEFAULT_LIMITS) -> Con
         decode_uint(obj["funding_value"], "funding_value"),
         decode_uint(obj["relative_locktime_block_delta"], "relative_locktime_block_delta", 0xFFFF),
         bound,
+        anchor=_decode_anchor(obj.get("anchor")),
     )
     check_limits(params, limits)
     return params

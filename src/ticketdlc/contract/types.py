@@ -8,6 +8,7 @@ expiry last; win conditions by ``(outcome, player index)``.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import re
 from collections.abc import Iterator, Mapping
@@ -15,6 +16,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Final
 
+from ticketdlc.bitcoin.anchor import P2A_DUST_VALUE, anchor_output
+from ticketdlc.bitcoin.tx import TxOut
 from ticketdlc.contract.errors import ContractDecodeError
 from ticketdlc.crypto.secp import Point
 
@@ -120,6 +123,22 @@ DEFAULT_LAYOUT: Final = ContractLayout.OUTCOME_BOUND
 
 
 @dataclass(frozen=True, slots=True)
+class AnchorParams:
+    """A pay-to-anchor output of ``value`` sats on every pre-signed settlement transaction
+    (dlctix ``AnchorParams``), so any party can bump a stuck one by CPFP."""
+
+    value: int = P2A_DUST_VALUE
+
+    def output(self) -> TxOut:
+        """The anchor output."""
+        return anchor_output(self.value)
+
+
+DEFAULT_ANCHOR: Final = AnchorParams()
+"""dlctix ``AnchorParams::default()``: 240 sats, the P2A dust limit."""
+
+
+@dataclass(frozen=True, slots=True)
 class MarketMaker:
     """The party that funds the contract and co-signs everything."""
 
@@ -173,7 +192,9 @@ class ContractParameters:
     """Everything all parties must agree on to build the same contract (dlctix field order).
 
     ``fee_rate`` is in sat per 1000 weight units (1 sat/vB = 250). ``outcome_payouts`` is kept
-    in ``BTreeMap`` order whatever order it was given in.
+    in ``BTreeMap`` order whatever order it was given in. ``anchor`` (dlctix field 8, given
+    by keyword) adds a pay-to-anchor output as the last output of every outcome, expiry and
+    split transaction; ``None`` builds exactly what dlctix 0.1.0 builds.
     """
 
     market_maker: MarketMaker
@@ -184,6 +205,7 @@ class ContractParameters:
     funding_value: int
     relative_locktime_block_delta: int
     outcome_bound_splits: bool = False
+    anchor: AnchorParams | None = field(default=None, kw_only=True)
     _winners: Mapping[Outcome, tuple[PlayerIndex, ...]] = field(
         init=False, repr=False, compare=False
     )
@@ -201,16 +223,22 @@ class ContractParameters:
 
     def with_layout(self, layout: ContractLayout) -> ContractParameters:
         """A copy using ``layout``."""
-        return ContractParameters(
-            self.market_maker,
-            self.players,
-            self.event,
-            self.outcome_payouts,
-            self.fee_rate,
-            self.funding_value,
-            self.relative_locktime_block_delta,
-            layout is ContractLayout.OUTCOME_BOUND,
+        return dataclasses.replace(
+            self, outcome_bound_splits=layout is ContractLayout.OUTCOME_BOUND
         )
+
+    def with_anchor(self, anchor: AnchorParams | None) -> ContractParameters:
+        """A copy with ``anchor`` (``None``: no anchor outputs)."""
+        return dataclasses.replace(self, anchor=anchor)
+
+    @property
+    def anchor_value(self) -> int:
+        """The anchor output's value, 0 without an anchor."""
+        return 0 if self.anchor is None else self.anchor.value
+
+    def anchor_output(self) -> TxOut | None:
+        """The anchor output every pre-signed transaction ends with, if any."""
+        return None if self.anchor is None else self.anchor.output()
 
     @property
     def reclaim_block_delay(self) -> int:

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
+from ticketdlc.bitcoin.anchor import P2A_DUST_VALUE
 from ticketdlc.bitcoin.tx import MAX_MONEY
 from ticketdlc.contract.errors import ContractLimitError, ContractValidationError
 from ticketdlc.contract.types import (
@@ -149,10 +150,17 @@ def validate_stored(params: ContractParameters) -> None:
         raise _fail("InvalidExpiry", "the expiry must be a non-zero u32 locktime")
     if not 0 < params.funding_value <= MAX_MONEY:
         raise _fail("InvalidFundingValue", "the funding value must be positive and at most 21M BTC")
+    anchor = params.anchor
+    if anchor is not None and not P2A_DUST_VALUE <= anchor.value <= U64_MAX:
+        raise _fail(
+            "InvalidAnchorValue", f"the anchor value must be at least {P2A_DUST_VALUE} sats"
+        )
 
 
 def check_bound_splits(params: ContractParameters) -> None:
-    """Legacy layout only: attestation outcomes with the same winners must pay the same weights.
+    """Legacy layout only: attestation outcomes with the same winners must pay exactly the same
+    weights (dlctix 0.2.2 ``UnboundSharedWinners``; proportional maps such as ``{0:1,1:1}`` and
+    ``{0:2,1:2}`` are refused too, expiry is not compared).
 
     Otherwise they share one outcome transaction and a split signed for one spends the other.
     """
