@@ -50,7 +50,7 @@ class AcceptedWatcher:
     async def _run(self, client: LndRestClient) -> None:
         async for invoice in client.subscribe_invoices():
             future = self._waiting.pop(invoice.payment_hash, None)
-            if invoice.state is InvoiceState.ACCEPTED and future is not None:
+            if invoice.state is InvoiceState.HELD and future is not None:
                 future.set_result(None)
             elif future is not None:
                 self._waiting[invoice.payment_hash] = future
@@ -72,10 +72,13 @@ async def round_trip(
     preimage = os.urandom(32)
     payment_hash = hashlib.sha256(preimage).digest()
     accepted = watcher.expect(payment_hash)
-    created = await coordinator.create_hold_invoice(payment_hash, ENTRY_SATS, 600)
+    created = await coordinator.create_hold_invoice(payment_hash, ENTRY_SATS * 1000, 600)
     paying = asyncio.create_task(
         player.send_payment(
-            created.payment_request, amount_sat=ENTRY_SATS, fee_limit_sat=100, timeout_secs=30
+            created.payment_request,
+            amount_msat=ENTRY_SATS * 1000,
+            fee_limit_msat=100 * 1000,
+            timeout_secs=30,
         )
     )
     await asyncio.wait_for(accepted, 30)
@@ -115,10 +118,13 @@ async def payout_phase(
     for _ in range(count):
         if time.perf_counter() > deadline:
             break
-        invoice = await player.create_invoice(1_000, 600)
+        invoice = await player.create_invoice(1_000 * 1000, 600)
         start = time.perf_counter()
         payment = await coordinator.send_payment(
-            invoice.payment_request, amount_sat=1_000, fee_limit_sat=10, timeout_secs=30
+            invoice.payment_request,
+            amount_msat=1_000 * 1000,
+            fee_limit_msat=10 * 1000,
+            timeout_secs=30,
         )
         latencies.append(time.perf_counter() - start)
         assert payment.status is PaymentStatus.SUCCEEDED

@@ -10,7 +10,7 @@ from collections.abc import Callable
 import pytest
 
 from coordinator.adapters.lightning import LndRestClient
-from coordinator.domain.ports.lightning import Invoice, InvoiceState, PaymentStatus
+from coordinator.domain.ports.lightning import Invoice, InvoiceState, PaymentFailure, PaymentStatus
 from coordinator_core.bolt11 import decode_invoice
 from coordinator_core.errors import ConflictError, ValidationError
 from tests.lightning.conftest import Collect, Nodes, eventually
@@ -27,7 +27,7 @@ def ticket() -> tuple[bytes, bytes]:
 
 
 async def accepted(client: LndRestClient, payment_hash: bytes) -> bool:
-    return (await client.lookup_invoice(payment_hash)).state is InvoiceState.ACCEPTED
+    return (await client.lookup_invoice(payment_hash)).state is InvoiceState.HELD
 
 
 def state_of(payment_hash: bytes, state: InvoiceState) -> Callable[[Invoice], bool]:
@@ -43,7 +43,9 @@ async def test_settle_path_pays_the_coordinator_and_reveals_the_preimage(
     await nodes.listening(coordinator_node)
     preimage, payment_hash = ticket()
 
-    created = await coordinator.create_hold_invoice(payment_hash, ENTRY_SATS, 600, "c:test;r:")
+    created = await coordinator.create_hold_invoice(
+        payment_hash, ENTRY_SATS * 1000, 600, "c:test;r:"
+    )
     decoded = decode_invoice(created.payment_request)
     assert (decoded.payment_hash, decoded.amount_msat) == (payment_hash, ENTRY_SATS * 1000)
     assert decoded.payee == coordinator_node.pubkey and decoded.network == "regtest"
@@ -51,12 +53,15 @@ async def test_settle_path_pays_the_coordinator_and_reveals_the_preimage(
 
     paying = asyncio.create_task(
         player.send_payment(
-            created.payment_request, amount_sat=ENTRY_SATS, fee_limit_sat=50, timeout_secs=20
+            created.payment_request,
+            amount_msat=ENTRY_SATS * 1000,
+            fee_limit_msat=50 * 1000,
+            timeout_secs=20,
         )
     )
     await eventually(lambda: accepted(coordinator, payment_hash))
-    held = await invoices.wait_for(state_of(payment_hash, InvoiceState.ACCEPTED))
-    assert held.amt_paid_msat == ENTRY_SATS * 1000 and held.preimage is None
+    held = await invoices.wait_for(state_of(payment_hash, InvoiceState.HELD))
+    assert held.amount_paid_msat == ENTRY_SATS * 1000 and held.preimage is None
 
     # While held: the player's payment is in flight, the money is on neither side.
     assert not paying.done()
@@ -101,14 +106,17 @@ async def test_cancel_and_expiry_fail_the_payment_and_refund_the_player(
     await nodes.listening(player_node)
     preimage, payment_hash = ticket()
     expiry = 600 if ending == "cancel" else 3
-    created = await coordinator.create_hold_invoice(payment_hash, ENTRY_SATS, expiry)
+    created = await coordinator.create_hold_invoice(payment_hash, ENTRY_SATS * 1000, expiry)
 
     paying = asyncio.create_task(
         player.send_payment(
-            created.payment_request, amount_sat=ENTRY_SATS, fee_limit_sat=50, timeout_secs=20
+            created.payment_request,
+            amount_msat=ENTRY_SATS * 1000,
+            fee_limit_msat=50 * 1000,
+            timeout_secs=20,
         )
     )
-    await invoices.wait_for(state_of(payment_hash, InvoiceState.ACCEPTED))
+    await invoices.wait_for(state_of(payment_hash, InvoiceState.HELD))
     await payments.wait_for(lambda p: p.status is PaymentStatus.IN_FLIGHT)
     if ending == "cancel":
         await coordinator.cancel_invoice(payment_hash)
@@ -116,7 +124,7 @@ async def test_cancel_and_expiry_fail_the_payment_and_refund_the_player(
 
     payment = await asyncio.wait_for(paying, 15)
     assert payment.status is PaymentStatus.FAILED
-    assert payment.failure_reason == "FAILURE_REASON_INCORRECT_PAYMENT_DETAILS"
+    assert payment.failure == PaymentFailure.REJECTED_BY_PAYEE
     assert payment.preimage is None
     await invoices.wait_for(state_of(payment_hash, InvoiceState.CANCELED))
     streamed = await payments.wait_for(lambda p: p.status is PaymentStatus.FAILED)
@@ -146,11 +154,14 @@ async def test_unpaid_hold_invoice_expires_and_cannot_be_paid(
     invoices = collect(coordinator.subscribe_invoices())
     await nodes.listening(coordinator_node)
     _, payment_hash = ticket()
-    created = await coordinator.create_hold_invoice(payment_hash, ENTRY_SATS, 2)
+    created = await coordinator.create_hold_invoice(payment_hash, ENTRY_SATS * 1000, 2)
     await invoices.wait_for(state_of(payment_hash, InvoiceState.CANCELED))
     with pytest.raises(ValidationError, match="expired"):
         await player.send_payment(
-            created.payment_request, amount_sat=ENTRY_SATS, fee_limit_sat=50, timeout_secs=5
+            created.payment_request,
+            amount_msat=ENTRY_SATS * 1000,
+            fee_limit_msat=50 * 1000,
+            timeout_secs=5,
         )
     assert (await player.channel_balance()).local_msat == PLAYER_SATS * 1000
 
@@ -159,19 +170,25 @@ async def test_send_timeout_is_reported_in_flight_never_as_success(nodes: Nodes)
     _, coordinator = await nodes.new("coordinator", COORDINATOR_SATS)
     _, player = await nodes.new("player", PLAYER_SATS)
     preimage, payment_hash = ticket()
-    created = await coordinator.create_hold_invoice(payment_hash, ENTRY_SATS, 600)
+    created = await coordinator.create_hold_invoice(payment_hash, ENTRY_SATS * 1000, 600)
 
     payment = await player.send_payment(
-        created.payment_request, amount_sat=ENTRY_SATS, fee_limit_sat=50, timeout_secs=1
+        created.payment_request,
+        amount_msat=ENTRY_SATS * 1000,
+        fee_limit_msat=50 * 1000,
+        timeout_secs=1,
     )
     assert payment.status is PaymentStatus.IN_FLIGHT
     assert payment.preimage is None
     # Sending again does not pay twice: LND refuses and the client reports the payment.
     again = await player.send_payment(
-        created.payment_request, amount_sat=ENTRY_SATS, fee_limit_sat=50, timeout_secs=1
+        created.payment_request,
+        amount_msat=ENTRY_SATS * 1000,
+        fee_limit_msat=50 * 1000,
+        timeout_secs=1,
     )
     assert again.status is PaymentStatus.IN_FLIGHT
-    assert again.payment_index == payment.payment_index
+    assert again.created_at_ns == payment.created_at_ns
 
     await coordinator.settle_invoice(preimage)
     tracked = await player.track_payment(payment_hash)
@@ -185,23 +202,26 @@ async def test_single_invoice_stream_follows_one_invoice_to_its_end(nodes: Nodes
     _, coordinator = await nodes.new("coordinator", COORDINATOR_SATS)
     _, player = await nodes.new("player", PLAYER_SATS)
     preimage, payment_hash = ticket()
-    created = await coordinator.create_hold_invoice(payment_hash, ENTRY_SATS, 600)
+    created = await coordinator.create_hold_invoice(payment_hash, ENTRY_SATS * 1000, 600)
     states: list[InvoiceState] = []
 
     async def follow() -> None:
         update: Invoice
         async for update in coordinator.subscribe_single_invoice(payment_hash):
             states.append(update.state)
-            if update.state is InvoiceState.ACCEPTED:
+            if update.state is InvoiceState.HELD:
                 await coordinator.settle_invoice(preimage)
 
     following = asyncio.create_task(follow())
     await eventually(lambda: _has_open(states))
     await player.send_payment(
-        created.payment_request, amount_sat=ENTRY_SATS, fee_limit_sat=50, timeout_secs=10
+        created.payment_request,
+        amount_msat=ENTRY_SATS * 1000,
+        fee_limit_msat=50 * 1000,
+        timeout_secs=10,
     )
     await asyncio.wait_for(following, 10)
-    assert states == [InvoiceState.OPEN, InvoiceState.ACCEPTED, InvoiceState.SETTLED]
+    assert states == [InvoiceState.OPEN, InvoiceState.HELD, InvoiceState.SETTLED]
 
 
 async def _has_open(states: list[InvoiceState]) -> bool:
@@ -211,10 +231,10 @@ async def _has_open(states: list[InvoiceState]) -> bool:
 async def test_hold_invoice_creation_is_idempotent(nodes: Nodes) -> None:
     _, coordinator = await nodes.new("coordinator", COORDINATOR_SATS)
     _, payment_hash = ticket()
-    first = await coordinator.create_hold_invoice(payment_hash, ENTRY_SATS, 600)
-    again = await coordinator.create_hold_invoice(payment_hash, ENTRY_SATS, 600)
+    first = await coordinator.create_hold_invoice(payment_hash, ENTRY_SATS * 1000, 600)
+    again = await coordinator.create_hold_invoice(payment_hash, ENTRY_SATS * 1000, 600)
     assert again.payment_request == first.payment_request
     with pytest.raises(ConflictError):
-        await coordinator.create_hold_invoice(payment_hash, ENTRY_SATS + 1, 600)
+        await coordinator.create_hold_invoice(payment_hash, (ENTRY_SATS + 1) * 1000, 600)
     with pytest.raises(ValidationError):
-        await coordinator.create_hold_invoice(b"short", ENTRY_SATS, 600)
+        await coordinator.create_hold_invoice(b"short", ENTRY_SATS * 1000, 600)

@@ -11,6 +11,7 @@ import pytest
 from coincurve import PrivateKey
 
 from coordinator.adapters.lightning import LndRestClient
+from coordinator.domain.ports.lightning import InvoiceState
 from coordinator_core.bolt11 import InvalidInvoiceError, check_invoice, decode_invoice
 from coordinator_core.errors import NotFoundError, ValidationError
 from devnet.lightning.invoices import encode_invoice
@@ -129,7 +130,7 @@ async def test_client_refuses_before_any_payment(nodes: Nodes, case: str, amount
     _, payer = await nodes.new("payer", 100_000)
     # A payable invoice of a real devnet node, then spoiled one way or another.
     _, receiver = await nodes.new("receiver", 0)
-    good = await receiver.create_invoice(21_000, 600)
+    good = await receiver.create_invoice(21_000 * 1000, 600)
     payment_request = {
         "wrong network": make_invoice(currency="bc", payment_hash=good.payment_hash),
         "expired": make_invoice(
@@ -140,24 +141,30 @@ async def test_client_refuses_before_any_payment(nodes: Nodes, case: str, amount
     }[case]
     with pytest.raises(ValidationError):
         await payer.send_payment(
-            payment_request, amount_sat=amount_sat, fee_limit_sat=100, timeout_secs=5
+            payment_request,
+            amount_msat=amount_sat * 1000,
+            fee_limit_msat=100 * 1000,
+            timeout_secs=5,
         )
     # Nothing reached the node: no payment record, no money moved.
     with pytest.raises(NotFoundError):
         await payer.track_payment(good.payment_hash)
     assert (await payer.channel_balance()).local_msat == 100_000_000
-    assert (await receiver.lookup_invoice(good.payment_hash)).state == "OPEN"
+    assert (await receiver.lookup_invoice(good.payment_hash)).state is InvoiceState.OPEN
 
 
 async def test_client_refuses_invoices_about_to_expire(nodes: Nodes) -> None:
     node, _ = await nodes.new("payer", 100_000)
     _, receiver = await nodes.new("receiver", 0)
-    invoice = await receiver.create_invoice(1_000, 5)
+    invoice = await receiver.create_invoice(1_000 * 1000, 5)
     cautious = LndRestClient(
         node.base_url, network="regtest", macaroon=node.macaroon, min_invoice_validity_secs=30
     )
     nodes.clients.append(cautious)
     with pytest.raises(ValidationError, match="expired"):
         await cautious.send_payment(
-            invoice.payment_request, amount_sat=1_000, fee_limit_sat=10, timeout_secs=5
+            invoice.payment_request,
+            amount_msat=1_000 * 1000,
+            fee_limit_msat=10 * 1000,
+            timeout_secs=5,
         )

@@ -8,13 +8,13 @@ import os
 
 import pytest
 
-from coordinator.adapters.lightning.codec import b64, parse_invoice, parse_payment
+from coordinator.adapters.lightning.codec import b64, invoice_indexes, parse_invoice, parse_payment
 from coordinator.adapters.lightning.transport import (
     LineSplitter,
     parse_stream_line,
     response_error,
 )
-from coordinator.domain.ports.lightning import InvoiceState, PaymentStatus
+from coordinator.domain.ports.lightning import InvoiceState, PaymentFailure, PaymentStatus
 from coordinator_core.errors import (
     ConflictError,
     NotFoundError,
@@ -82,7 +82,8 @@ def _invoice(**fields: object) -> dict[str, object]:
 
 def test_invoices_are_checked_field_by_field() -> None:
     invoice = parse_invoice(_invoice())
-    assert (invoice.state, invoice.value_sat, invoice.add_index) == (InvoiceState.ACCEPTED, 5000, 7)
+    assert (invoice.state, invoice.amount_msat) == (InvoiceState.HELD, 5_000_000)
+    assert invoice_indexes(_invoice()) == (7, 0)
     with pytest.raises(PermanentError, match="'state' has unknown value"):
         parse_invoice(_invoice(state="MAYBE"))
     with pytest.raises(PermanentError, match="'value_msat' is not an integer"):
@@ -108,6 +109,8 @@ def test_a_succeeded_payment_must_prove_itself() -> None:
     failed = parse_payment(
         {**base, "status": "FAILED", "failure_reason": "FAILURE_REASON_NO_ROUTE"}
     )
-    assert failed.failure_reason == "FAILURE_REASON_NO_ROUTE"
+    assert failed.failure is PaymentFailure.NO_ROUTE
+    unknown = parse_payment({**base, "status": "FAILED", "failure_reason": "FAILURE_REASON_NEW"})
+    assert unknown.failure is PaymentFailure.ERROR
     # A status this client does not know is treated as not final.
-    assert parse_payment({**base, "status": "NEWFANGLED"}).status is PaymentStatus.UNKNOWN
+    assert parse_payment({**base, "status": "NEWFANGLED"}).status is PaymentStatus.IN_FLIGHT

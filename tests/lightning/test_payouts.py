@@ -11,7 +11,7 @@ import os
 import time
 
 from coordinator.adapters.lightning import LndRestClient
-from coordinator.domain.ports.lightning import Payment, PaymentStatus
+from coordinator.domain.ports.lightning import InvoiceState, Payment, PaymentFailure, PaymentStatus
 from devnet.lightning.control import LightningDevnetControl
 from devnet.lightning.invoices import encode_invoice
 from tests.lightning.conftest import Collect, Collector, Nodes
@@ -23,7 +23,10 @@ COORDINATOR_SATS = 50_000
 
 async def pay(coordinator: LndRestClient, payment_request: str, fee_limit_sat: int = 10) -> Payment:
     return await coordinator.send_payment(
-        payment_request, amount_sat=PAYOUT_SATS, fee_limit_sat=fee_limit_sat, timeout_secs=10
+        payment_request,
+        amount_msat=PAYOUT_SATS * 1000,
+        fee_limit_msat=fee_limit_sat * 1000,
+        timeout_secs=10,
     )
 
 
@@ -36,9 +39,9 @@ async def reported_everywhere(
         lambda p: p.payment_hash == sent.payment_hash and p.status is sent.status
     )
     for other in (tracked, streamed):
-        assert (other.status, other.failure_reason, other.preimage) == (
+        assert (other.status, other.failure, other.preimage) == (
             sent.status,
-            sent.failure_reason,
+            sent.failure,
             sent.preimage,
         )
 
@@ -48,24 +51,24 @@ async def test_successful_payout(nodes: Nodes, collect: Collect) -> None:
     _, player = await nodes.new("player", 0)
     stream = collect(coordinator.subscribe_payments())
     await nodes.listening(coordinator_node)
-    invoice = await player.create_invoice(PAYOUT_SATS, 600, "payout")
+    invoice = await player.create_invoice(PAYOUT_SATS * 1000, 600, "payout")
 
     payment = await pay(coordinator, invoice.payment_request)
     assert payment.status is PaymentStatus.SUCCEEDED
     assert payment.preimage is not None
     assert hashlib.sha256(payment.preimage).digest() == invoice.payment_hash
-    assert (payment.value_msat, payment.fee_msat) == (PAYOUT_SATS * 1000, FEE_MSAT)
+    assert (payment.amount_msat, payment.fee_msat) == (PAYOUT_SATS * 1000, FEE_MSAT)
     await reported_everywhere(coordinator, stream, payment)
     paid = await player.lookup_invoice(invoice.payment_hash)
-    assert (paid.state, paid.amt_paid_msat, paid.preimage) == (
-        "SETTLED",
+    assert (paid.state, paid.amount_paid_msat, paid.preimage) == (
+        InvoiceState.SETTLED,
         PAYOUT_SATS * 1000,
         payment.preimage,
     )
 
     # Paying the same invoice again reports the payment; nothing is paid twice.
     again = await pay(coordinator, invoice.payment_request)
-    assert (again.status, again.payment_index) == (PaymentStatus.SUCCEEDED, payment.payment_index)
+    assert (again.status, again.created_at_ns) == (PaymentStatus.SUCCEEDED, payment.created_at_ns)
     assert (await coordinator.channel_balance()).local_msat == (
         COORDINATOR_SATS * 1000 - PAYOUT_SATS * 1000 - FEE_MSAT
     )
@@ -77,12 +80,12 @@ async def test_fee_over_the_limit_fails_without_paying(nodes: Nodes, collect: Co
     _, player = await nodes.new("player", 0)
     stream = collect(coordinator.subscribe_payments())
     await nodes.listening(coordinator_node)
-    invoice = await player.create_invoice(PAYOUT_SATS, 600)
+    invoice = await player.create_invoice(PAYOUT_SATS * 1000, 600)
 
     payment = await pay(coordinator, invoice.payment_request, fee_limit_sat=1)
-    assert (payment.status, payment.failure_reason) == (
+    assert (payment.status, payment.failure) == (
         PaymentStatus.FAILED,
-        "FAILURE_REASON_NO_ROUTE",
+        PaymentFailure.NO_ROUTE,
     )
     await reported_everywhere(coordinator, stream, payment)
     assert (await coordinator.channel_balance()).local_msat == COORDINATOR_SATS * 1000
@@ -95,11 +98,11 @@ async def test_injected_failure_then_retry(
     _, player = await nodes.new("player", 0)
     stream = collect(coordinator.subscribe_payments())
     await nodes.listening(coordinator_node)
-    invoice = await player.create_invoice(PAYOUT_SATS, 600)
+    invoice = await player.create_invoice(PAYOUT_SATS * 1000, 600)
     await control.fail_next_payment(coordinator_node.alias, "FAILURE_REASON_ERROR")
 
     failed = await pay(coordinator, invoice.payment_request)
-    assert (failed.status, failed.failure_reason) == (PaymentStatus.FAILED, "FAILURE_REASON_ERROR")
+    assert (failed.status, failed.failure) == (PaymentStatus.FAILED, PaymentFailure.ERROR)
     assert failed.preimage is None
     await reported_everywhere(coordinator, stream, failed)
     assert (await coordinator.channel_balance()).local_msat == COORDINATOR_SATS * 1000
@@ -117,13 +120,13 @@ async def test_offline_receiver(
     player_node, player = await nodes.new("player", 0)
     stream = collect(coordinator.subscribe_payments())
     await nodes.listening(coordinator_node)
-    invoice = await player.create_invoice(PAYOUT_SATS, 600)
+    invoice = await player.create_invoice(PAYOUT_SATS * 1000, 600)
     await control.set_online(player_node.alias, False)
 
     failed = await pay(coordinator, invoice.payment_request)
-    assert (failed.status, failed.failure_reason) == (
+    assert (failed.status, failed.failure) == (
         PaymentStatus.FAILED,
-        "FAILURE_REASON_NO_ROUTE",
+        PaymentFailure.NO_ROUTE,
     )
     await reported_everywhere(coordinator, stream, failed)
 
@@ -147,9 +150,9 @@ async def test_receiver_unknown_to_the_network(nodes: Nodes, collect: Collect) -
         expiry_secs=600,
     )
     failed = await pay(coordinator, payment_request)
-    assert (failed.status, failed.failure_reason) == (
+    assert (failed.status, failed.failure) == (
         PaymentStatus.FAILED,
-        "FAILURE_REASON_NO_ROUTE",
+        PaymentFailure.NO_ROUTE,
     )
     await reported_everywhere(coordinator, stream, failed)
 
@@ -157,9 +160,9 @@ async def test_receiver_unknown_to_the_network(nodes: Nodes, collect: Collect) -
 async def test_payer_without_enough_balance(nodes: Nodes) -> None:
     _, coordinator = await nodes.new("coordinator", PAYOUT_SATS)  # fees do not fit
     _, player = await nodes.new("player", 0)
-    invoice = await player.create_invoice(PAYOUT_SATS, 600)
+    invoice = await player.create_invoice(PAYOUT_SATS * 1000, 600)
     failed = await pay(coordinator, invoice.payment_request)
-    assert (failed.status, failed.failure_reason) == (
+    assert (failed.status, failed.failure) == (
         PaymentStatus.FAILED,
-        "FAILURE_REASON_INSUFFICIENT_BALANCE",
+        PaymentFailure.INSUFFICIENT_BALANCE,
     )

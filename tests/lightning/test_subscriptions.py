@@ -47,9 +47,12 @@ async def hold_and_pay(
 ) -> tuple[bytes, bytes, float]:
     """A hold invoice paid by the player (left held); returns preimage, hash, expiry time."""
     preimage, payment_hash = ticket()
-    created = await coordinator.create_hold_invoice(payment_hash, ENTRY_SATS, expiry_secs)
+    created = await coordinator.create_hold_invoice(payment_hash, ENTRY_SATS * 1000, expiry_secs)
     payment = await player.send_payment(
-        created.payment_request, amount_sat=ENTRY_SATS, fee_limit_sat=50, timeout_secs=1
+        created.payment_request,
+        amount_msat=ENTRY_SATS * 1000,
+        fee_limit_msat=50 * 1000,
+        timeout_secs=1,
     )
     assert payment.status is PaymentStatus.IN_FLIGHT
     return preimage, payment_hash, decode_invoice(created.payment_request).expires_at
@@ -85,7 +88,7 @@ async def test_streams_survive_a_restart_and_report_what_happened_meanwhile(
         _, expiring, expires_at = await hold_and_pay(coordinator, player, expiry_secs=3)
         keep_preimage, kept, _ = await hold_and_pay(coordinator, player, expiry_secs=600)
         for payment_hash in (expiring, kept):
-            await invoices.wait_for(invoice_is(payment_hash, InvoiceState.ACCEPTED))
+            await invoices.wait_for(invoice_is(payment_hash, InvoiceState.HELD))
             await payments.wait_for(payment_is(payment_hash, PaymentStatus.IN_FLIGHT))
 
         # The first invoice expires while the server is down; the restarted server cancels it
@@ -112,9 +115,9 @@ async def test_restart_keeps_nodes_invoices_payments_and_balances(
     coordinator_node, coordinator, player_node, player = await node_clients(own_devnet)
     try:
         preimage, held, _ = await hold_and_pay(coordinator, player, expiry_secs=600)
-        payout = await player.create_invoice(700, 600)
+        payout = await player.create_invoice(700 * 1000, 600)
         paid = await coordinator.send_payment(
-            payout.payment_request, amount_sat=700, fee_limit_sat=10, timeout_secs=5
+            payout.payment_request, amount_msat=700 * 1000, fee_limit_msat=10 * 1000, timeout_secs=5
         )
         assert paid.status is PaymentStatus.SUCCEEDED
         before = (await coordinator.channel_balance(), await player.channel_balance())
@@ -125,7 +128,7 @@ async def test_restart_keeps_nodes_invoices_payments_and_balances(
         assert (await coordinator.get_info()).pubkey == coordinator_node.pubkey
         assert (await player.get_info()).pubkey == player_node.pubkey
         assert (await coordinator.channel_balance(), await player.channel_balance()) == before
-        assert (await coordinator.lookup_invoice(held)).state is InvoiceState.ACCEPTED
+        assert (await coordinator.lookup_invoice(held)).state is InvoiceState.HELD
         assert (await player.track_payment(held)).status is PaymentStatus.IN_FLIGHT
         assert (await coordinator.track_payment(paid.payment_hash)).preimage == paid.preimage
         assert (await player.lookup_invoice(payout.payment_hash)).state is InvoiceState.SETTLED
@@ -145,7 +148,7 @@ async def test_stream_resyncs_after_its_node_was_offline(
     invoices = collect(coordinator.subscribe_invoices())
     await nodes.listening(coordinator_node)
     _, payment_hash, expires_at = await hold_and_pay(coordinator, player, expiry_secs=2)
-    await invoices.wait_for(invoice_is(payment_hash, InvoiceState.ACCEPTED))
+    await invoices.wait_for(invoice_is(payment_hash, InvoiceState.HELD))
 
     # Offline: the node's streams end and reconnection attempts are refused (503) while the
     # held invoice expires.

@@ -25,8 +25,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from coordinator.adapters.lightning.codec import (
+    LND_NETWORK_NAME,
     b64,
     b64url,
+    invoice_indexes,
     parse_channel_balance,
     parse_created_invoice,
     parse_invoice,
@@ -58,13 +60,6 @@ from coordinator_core.errors import (
 log = logging.getLogger(__name__)
 
 MAX_MEMO_BYTES = 1024  # LND's limit
-#: LND's name for each network in ``getinfo``.
-LND_NETWORK_NAME: dict[BitcoinNetwork, str] = {
-    "bitcoin": "mainnet",
-    "testnet": "testnet",
-    "signet": "signet",
-    "regtest": "regtest",
-}
 
 
 class LndRestClient:
@@ -126,11 +121,9 @@ class LndRestClient:
     async def check_network(self) -> NodeInfo:
         """``get_info``, refusing a node on another network than the configured one."""
         info = await self.get_info()
-        expected = LND_NETWORK_NAME[self.network]
-        if info.network != expected:
-            raise ConfigError(
-                f"LND node is on {info.network or 'an unknown network'}, not {expected}"
-            )
+        if info.network != self.network:
+            found = LND_NETWORK_NAME[info.network] if info.network else "an unknown network"
+            raise ConfigError(f"LND node is on {found}, not {LND_NETWORK_NAME[self.network]}")
         return info
 
     async def channel_balance(self) -> ChannelBalance:
@@ -139,43 +132,43 @@ class LndRestClient:
     # -- invoices --------------------------------------------------------------------------
 
     async def create_hold_invoice(
-        self, payment_hash: bytes, amount_sat: int, expiry_secs: int, memo: str = ""
+        self, payment_hash: bytes, amount_msat: int, expiry_secs: int, memo: str = ""
     ) -> CreatedInvoice:
         _check_hash(payment_hash)
-        _check_invoice_terms(amount_sat, expiry_secs, memo)
+        _check_invoice_terms(amount_msat, expiry_secs, memo)
         body = {
             "hash": b64(payment_hash),
-            "value": str(amount_sat),
+            "value_msat": str(amount_msat),
             "expiry": str(expiry_secs),
             "memo": memo,
         }
         try:
             answer = await self._transport.call("POST", "/v2/invoices/hodl", json_body=body)
         except ConflictError:
-            return await self._existing_invoice(payment_hash, amount_sat)
+            return await self._existing_invoice(payment_hash, amount_msat)
         created = parse_created_invoice(answer, payment_hash, "add hold invoice")
-        self._check_created(created, amount_sat)
+        self._check_created(created, amount_msat)
         return created
 
     async def create_invoice(
-        self, amount_sat: int, expiry_secs: int, memo: str = ""
+        self, amount_msat: int, expiry_secs: int, memo: str = ""
     ) -> CreatedInvoice:
-        _check_invoice_terms(amount_sat, expiry_secs, memo)
+        _check_invoice_terms(amount_msat, expiry_secs, memo)
         # The client picks the preimage, so a retried request names the same invoice.
         preimage = os.urandom(32)
         payment_hash = hashlib.sha256(preimage).digest()
         body = {
             "r_preimage": b64(preimage),
-            "value": str(amount_sat),
+            "value_msat": str(amount_msat),
             "expiry": str(expiry_secs),
             "memo": memo,
         }
         try:
             answer = await self._transport.call("POST", "/v1/invoices", json_body=body)
         except ConflictError:
-            return await self._existing_invoice(payment_hash, amount_sat)
+            return await self._existing_invoice(payment_hash, amount_msat)
         created = parse_created_invoice(answer, payment_hash)
-        self._check_created(created, amount_sat)
+        self._check_created(created, amount_msat)
         return created
 
     async def lookup_invoice(self, payment_hash: bytes) -> Invoice:
@@ -201,26 +194,22 @@ class LndRestClient:
             "POST", "/v2/invoices/cancel", json_body={"payment_hash": b64(payment_hash)}
         )
 
-    async def _existing_invoice(self, payment_hash: bytes, amount_sat: int) -> CreatedInvoice:
+    async def _existing_invoice(self, payment_hash: bytes, amount_msat: int) -> CreatedInvoice:
         """The invoice LND already has for ``payment_hash``, if it has the same terms."""
         invoice = await self.lookup_invoice(payment_hash)
-        if invoice.value_msat != amount_sat * 1000 or invoice.state.is_final:
+        if invoice.amount_msat != amount_msat or invoice.state.is_final:
             raise ConflictError(
                 f"an invoice for hash {payment_hash.hex()} already exists "
-                f"({invoice.state}, {invoice.value_msat} msat)"
+                f"({invoice.state}, {invoice.amount_msat} msat)"
             )
-        return CreatedInvoice(
-            payment_hash=payment_hash,
-            payment_request=invoice.payment_request,
-            add_index=invoice.add_index,
-        )
+        return CreatedInvoice(payment_hash=payment_hash, payment_request=invoice.payment_request)
 
-    def _check_created(self, created: CreatedInvoice, amount_sat: int) -> None:
+    def _check_created(self, created: CreatedInvoice, amount_msat: int) -> None:
         """The payment request LND signed must say what was asked."""
         decoded = decode_invoice(created.payment_request)
         if (
             decoded.payment_hash != created.payment_hash
-            or decoded.amount_msat != amount_sat * 1000
+            or decoded.amount_msat != amount_msat
             or decoded.network != self.network
         ):
             raise PermanentError("LND returned a payment request that does not match the request")
@@ -242,10 +231,11 @@ class LndRestClient:
     def subscribe_invoices(self, pending: PendingHashes | None = None) -> AsyncIterator[Invoice]:
         indexes = {"add_index": 0, "settle_index": 0}
 
-        def note_indexes(invoice: Invoice) -> None:
+        def note_indexes(message: dict[str, Any]) -> None:
             # Reconnecting with these makes LND replay invoices added or settled meanwhile.
-            indexes["add_index"] = max(indexes["add_index"], invoice.add_index)
-            indexes["settle_index"] = max(indexes["settle_index"], invoice.settle_index)
+            add_index, settle_index = invoice_indexes(message)
+            indexes["add_index"] = max(indexes["add_index"], add_index)
+            indexes["settle_index"] = max(indexes["settle_index"], settle_index)
 
         def open_stream() -> AbstractAsyncContextManager[AsyncIterator[dict[str, Any]]]:
             return self._transport.stream(
@@ -264,18 +254,20 @@ class LndRestClient:
             lookup=self.lookup_invoice,
             pending=pending,
             policy=self.reconnect,
-            on_streamed=note_indexes,
+            on_message=note_indexes,
         )
         return stream.updates()
 
     # -- payments --------------------------------------------------------------------------
 
-    def decode_invoice(self, payment_request: str, amount_sat: int | None = None) -> DecodedInvoice:
+    def decode_invoice(
+        self, payment_request: str, amount_msat: int | None = None
+    ) -> DecodedInvoice:
         decoded = decode_invoice(payment_request)
         check_invoice(
             decoded,
             network=self.network,
-            amount_msat=None if amount_sat is None else amount_sat * 1000,
+            amount_msat=amount_msat,
             now=time.time(),
             min_remaining_secs=self.min_invoice_validity_secs,
         )
@@ -285,8 +277,8 @@ class LndRestClient:
         self,
         payment_request: str,
         *,
-        amount_sat: int | None,
-        fee_limit_sat: int,
+        amount_msat: int | None,
+        fee_limit_msat: int,
         timeout_secs: int,
     ) -> Payment:
         """Check the invoice, pay it, and wait up to ``timeout_secs`` for a final status.
@@ -296,20 +288,20 @@ class LndRestClient:
         caller keeps tracking it. Raises ValidationError before paying an invalid invoice, and
         TransientError when the node cannot say whether the payment started.
         """
-        if fee_limit_sat < 0:
+        if fee_limit_msat < 0:
             raise ValidationError("fee limit must not be negative")
         if timeout_secs <= 0:
             raise ValidationError("payment timeout must be positive")
-        decoded = self.decode_invoice(payment_request, amount_sat)
+        decoded = self.decode_invoice(payment_request, amount_msat)
         body: dict[str, object] = {
             "payment_request": decoded.payment_request,
             "timeout_seconds": timeout_secs,
-            "fee_limit_sat": str(fee_limit_sat),
+            "fee_limit_msat": str(fee_limit_msat),
             "no_inflight_updates": False,
         }
         if decoded.amount_msat is None:
-            assert amount_sat is not None  # check_invoice requires it
-            body["amt"] = str(amount_sat)
+            assert amount_msat is not None  # check_invoice requires it
+            body["amt_msat"] = str(amount_msat)
         latest: Payment | None = None
         refusal: PermanentError | None = None
         try:
@@ -382,8 +374,8 @@ def _check_hash(payment_hash: bytes) -> None:
         raise ValidationError("a payment hash is 32 bytes")
 
 
-def _check_invoice_terms(amount_sat: int, expiry_secs: int, memo: str) -> None:
-    if amount_sat <= 0:
+def _check_invoice_terms(amount_msat: int, expiry_secs: int, memo: str) -> None:
+    if amount_msat <= 0:
         raise ValidationError("invoice amount must be positive")
     if expiry_secs <= 0:
         raise ValidationError("invoice expiry must be positive")

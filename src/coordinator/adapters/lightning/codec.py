@@ -1,5 +1,9 @@
 """LND REST JSON ↔ the Lightning port's dataclasses.
 
+LND's vocabulary stays here: its invoice states (``ACCEPTED`` is the port's ``HELD``), payment
+statuses (``UNKNOWN``/``INITIATED``/``IN_FLIGHT`` are all ``IN_FLIGHT``), ``FAILURE_REASON_*``
+codes, network names and the subscription indexes.
+
 LND encodes bytes fields as base64 (standard alphabet in JSON bodies, URL-safe in paths and
 queries), 64-bit integers as decimal strings, enums by name; ``lnrpc.Payment`` is the exception
 with hex ``payment_hash`` and ``payment_preimage``. Every field read is type-checked, so a
@@ -22,13 +26,37 @@ from coordinator.domain.ports.lightning import (
     InvoiceState,
     NodeInfo,
     Payment,
+    PaymentFailure,
     PaymentStatus,
 )
+from coordinator_core.bolt11 import BitcoinNetwork
 from coordinator_core.errors import PermanentError
 
 E = TypeVar("E", bound=StrEnum)
 
-_NO_FAILURE = "FAILURE_REASON_NONE"
+#: LND's name for each network in ``getinfo``.
+LND_NETWORK_NAME: dict[BitcoinNetwork, str] = {
+    "bitcoin": "mainnet",
+    "testnet": "testnet",
+    "signet": "signet",
+    "regtest": "regtest",
+}
+_NETWORK_OF_LND_NAME = {name: network for network, name in LND_NETWORK_NAME.items()}
+
+_INVOICE_STATE = {
+    "OPEN": InvoiceState.OPEN,
+    "ACCEPTED": InvoiceState.HELD,
+    "SETTLED": InvoiceState.SETTLED,
+    "CANCELED": InvoiceState.CANCELED,
+}
+_PAYMENT_STATUS = {"SUCCEEDED": PaymentStatus.SUCCEEDED, "FAILED": PaymentStatus.FAILED}
+_FAILURE = {
+    "FAILURE_REASON_TIMEOUT": PaymentFailure.TIMEOUT,
+    "FAILURE_REASON_NO_ROUTE": PaymentFailure.NO_ROUTE,
+    "FAILURE_REASON_INSUFFICIENT_BALANCE": PaymentFailure.INSUFFICIENT_BALANCE,
+    "FAILURE_REASON_INCORRECT_PAYMENT_DETAILS": PaymentFailure.REJECTED_BY_PAYEE,
+    "FAILURE_REASON_CANCELED": PaymentFailure.CANCELED,
+}
 
 
 def b64(data: bytes) -> str:
@@ -103,12 +131,12 @@ class Fields:
             raise self._fail(key, f"is not {size} bytes")
         return None if value == bytes(size) else value
 
-    def enum(self, key: str, kind: type[E]) -> E:
+    def choice(self, key: str, choices: Mapping[str, E]) -> E:
         value = self.text(key, max_len=64)
         try:
-            return kind(value)
-        except ValueError as exc:
-            raise self._fail(key, f"has unknown value {value!r}") from exc
+            return choices[value]
+        except KeyError:
+            raise self._fail(key, f"has unknown value {value!r}") from None
 
     def obj(self, key: str) -> Fields:
         value = self._obj.get(key) or {}
@@ -129,9 +157,9 @@ def parse_node_info(obj: Mapping[str, Any]) -> NodeInfo:
     if pubkey is None:
         raise PermanentError("LND getinfo: no identity_pubkey")
     chains = f.items("chains")
-    network = ""
+    network = None
     if chains and isinstance(chains[0], Mapping):
-        network = Fields(chains[0], "getinfo").text("network", 32)
+        network = _NETWORK_OF_LND_NAME.get(Fields(chains[0], "getinfo").text("network", 32))
     return NodeInfo(
         pubkey=pubkey,
         alias=f.text("alias", 256),
@@ -163,11 +191,7 @@ def parse_created_invoice(
     payment_request = f.text("payment_request")
     if not payment_request:
         raise PermanentError(f"LND {what}: no payment_request")
-    return CreatedInvoice(
-        payment_hash=payment_hash,
-        payment_request=payment_request,
-        add_index=f.integer("add_index"),
-    )
+    return CreatedInvoice(payment_hash=payment_hash, payment_request=payment_request)
 
 
 def parse_invoice(obj: Mapping[str, Any]) -> Invoice:
@@ -179,21 +203,29 @@ def parse_invoice(obj: Mapping[str, Any]) -> Invoice:
     if preimage is not None and hashlib.sha256(preimage).digest() != payment_hash:
         # LND reports no preimage for an unsettled hold invoice; anything else must match.
         raise PermanentError("LND invoice: r_preimage does not match r_hash")
-    value_msat = f.integer("value_msat") or f.integer("value") * 1000
+    state = f.choice("state", _INVOICE_STATE)
+    settle_date = f.integer("settle_date")
     return Invoice(
         payment_hash=payment_hash,
-        state=f.enum("state", InvoiceState),
-        value_msat=value_msat,
-        amt_paid_msat=f.integer("amt_paid_msat"),
+        state=state,
+        amount_msat=f.integer("value_msat") or f.integer("value") * 1000,
+        amount_paid_msat=f.integer("amt_paid_msat"),
         memo=f.text("memo", 4096),
         payment_request=f.text("payment_request"),
-        creation_date=f.integer("creation_date"),
+        created_at=f.integer("creation_date"),
         expiry_secs=f.integer("expiry"),
-        settle_date=f.integer("settle_date"),
-        add_index=f.integer("add_index"),
-        settle_index=f.integer("settle_index"),
+        settled_at=settle_date if state is InvoiceState.SETTLED and settle_date else None,
         preimage=preimage,
     )
+
+
+def invoice_indexes(obj: Mapping[str, Any]) -> tuple[int, int]:
+    """``(add_index, settle_index)`` of an LND invoice message (0 when malformed)."""
+    f = Fields(obj, "invoice")
+    try:
+        return f.integer("add_index"), f.integer("settle_index")
+    except PermanentError:
+        return 0, 0
 
 
 def parse_payment(obj: Mapping[str, Any]) -> Payment:
@@ -201,30 +233,24 @@ def parse_payment(obj: Mapping[str, Any]) -> Payment:
     payment_hash = f.hex_bytes("payment_hash", 32)
     if payment_hash is None:
         raise PermanentError("LND payment: no payment_hash")
-    status = _payment_status(f.text("status", 64))
+    # A status this client does not know is not final: the payment keeps being tracked.
+    status = _PAYMENT_STATUS.get(f.text("status", 64), PaymentStatus.IN_FLIGHT)
     preimage = f.hex_bytes("payment_preimage", 32) if status is PaymentStatus.SUCCEEDED else None
     if status is PaymentStatus.SUCCEEDED:
         if preimage is None:
             raise PermanentError("LND payment: SUCCEEDED without a preimage")
         if hashlib.sha256(preimage).digest() != payment_hash:
             raise PermanentError("LND payment: preimage does not match the payment hash")
-    reason = f.text("failure_reason", 64)
+    failure = None
+    if status is PaymentStatus.FAILED:
+        failure = _FAILURE.get(f.text("failure_reason", 64), PaymentFailure.ERROR)
     return Payment(
         payment_hash=payment_hash,
         status=status,
-        value_msat=f.integer("value_msat"),
+        amount_msat=f.integer("value_msat"),
         fee_msat=f.integer("fee_msat"),
         preimage=preimage,
-        failure_reason=reason if reason and reason != _NO_FAILURE else None,
-        payment_index=f.integer("payment_index"),
+        failure=failure,
         payment_request=f.text("payment_request"),
-        creation_time_ns=f.integer("creation_time_ns"),
+        created_at_ns=f.integer("creation_time_ns"),
     )
-
-
-def _payment_status(value: str) -> PaymentStatus:
-    # A status this client does not know is not final: the payment keeps being tracked.
-    try:
-        return PaymentStatus(value)
-    except ValueError:
-        return PaymentStatus.UNKNOWN

@@ -64,7 +64,7 @@ class ResumableStream(Generic[T]):
         lookup: Callable[[bytes], Awaitable[T]],
         pending: PendingHashes | None,
         policy: ReconnectPolicy,
-        on_streamed: Callable[[T], None] | None = None,
+        on_message: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         self._name = name
         self._open_stream = open_stream
@@ -74,7 +74,7 @@ class ResumableStream(Generic[T]):
         self._lookup = lookup
         self._pending = pending
         self._policy = policy
-        self._on_streamed = on_streamed
+        self._on_message = on_message
         self._last: OrderedDict[bytes, _State] = OrderedDict()
 
     async def updates(self) -> AsyncIterator[T]:
@@ -152,8 +152,8 @@ class ResumableStream(Generic[T]):
         except CoordinatorError as exc:
             log.warning("%s: skipping malformed update: %s", self._name, exc.message)
             return None
-        if self._on_streamed is not None:
-            self._on_streamed(update)
+        if self._on_message is not None:
+            self._on_message(message)
         return update if self._remember(update) else None
 
     def _remember(self, update: T) -> bool:

@@ -1,7 +1,7 @@
 """What the coordinator needs from its Lightning node (LND in practice).
 
 Entry fees arrive as hold invoices whose payment hash is the player's ticket hash: the money is
-held (``ACCEPTED``) until the coordinator settles with the ticket preimage or cancels. Winners
+held (``HELD``) until the coordinator settles with the ticket preimage or cancels. Winners
 are paid with :meth:`LightningNode.send_payment`, whose result is only final when its status
 says so: an ``IN_FLIGHT`` payment must be tracked, never assumed to have succeeded.
 """
@@ -13,16 +13,16 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
-from coordinator_core.bolt11 import DecodedInvoice
+from coordinator_core.bolt11 import BitcoinNetwork, DecodedInvoice
 
 
 class InvoiceState(StrEnum):
-    """LND's invoice states."""
+    """Where an invoice the coordinator issued stands."""
 
-    OPEN = "OPEN"
-    ACCEPTED = "ACCEPTED"  # a hold invoice's HTLC is held; settle or cancel decides
-    SETTLED = "SETTLED"
-    CANCELED = "CANCELED"
+    OPEN = "open"  # waiting for a payment
+    HELD = "held"  # a hold invoice's payment is locked in; settling or canceling decides
+    SETTLED = "settled"  # the money is the coordinator's
+    CANCELED = "canceled"  # expired or canceled; any held payment went back
 
     @property
     def is_final(self) -> bool:
@@ -30,26 +30,35 @@ class InvoiceState(StrEnum):
 
 
 class PaymentStatus(StrEnum):
-    """LND's payment statuses."""
+    """Where an outgoing payment stands; only SUCCEEDED and FAILED are final."""
 
-    UNKNOWN = "UNKNOWN"
-    INITIATED = "INITIATED"
-    IN_FLIGHT = "IN_FLIGHT"
-    SUCCEEDED = "SUCCEEDED"
-    FAILED = "FAILED"
+    IN_FLIGHT = "in_flight"  # started (or not known to have ended): keep tracking it
+    SUCCEEDED = "succeeded"  # the preimage is known: the payee was paid
+    FAILED = "failed"  # no part of the amount left; safe to pay again
 
     @property
     def is_final(self) -> bool:
         return self in (PaymentStatus.SUCCEEDED, PaymentStatus.FAILED)
 
 
+class PaymentFailure(StrEnum):
+    """Why a payment failed."""
+
+    TIMEOUT = "timeout"  # no route found in time
+    NO_ROUTE = "no_route"
+    INSUFFICIENT_BALANCE = "insufficient_balance"
+    REJECTED_BY_PAYEE = "rejected_by_payee"  # unknown hash, wrong amount, expired invoice
+    CANCELED = "canceled"
+    ERROR = "error"  # any other failure the node reports
+
+
 @dataclass(frozen=True)
 class NodeInfo:
     """Identity and chain of the node."""
 
-    pubkey: bytes
+    pubkey: bytes  # compressed node key
     alias: str
-    network: str  # LND's name: mainnet, testnet, signet, regtest
+    network: BitcoinNetwork | None  # None when the node reports a chain this product ignores
     block_height: int
     synced_to_chain: bool
     version: str
@@ -61,8 +70,8 @@ class ChannelBalance:
 
     local_msat: int
     remote_msat: int
-    unsettled_local_msat: int  # outgoing HTLCs not yet resolved
-    unsettled_remote_msat: int  # incoming HTLCs held (accepted hold invoices)
+    unsettled_local_msat: int  # outgoing payments not yet resolved
+    unsettled_remote_msat: int  # incoming payments held (held hold invoices)
 
 
 @dataclass(frozen=True)
@@ -71,7 +80,6 @@ class CreatedInvoice:
 
     payment_hash: bytes
     payment_request: str
-    add_index: int
 
 
 @dataclass(frozen=True)
@@ -80,20 +88,14 @@ class Invoice:
 
     payment_hash: bytes
     state: InvoiceState
-    value_msat: int
-    amt_paid_msat: int
+    amount_msat: int
+    amount_paid_msat: int  # held or settled so far
     memo: str
     payment_request: str
-    creation_date: int
+    created_at: int  # unix seconds
     expiry_secs: int
-    settle_date: int
-    add_index: int
-    settle_index: int
+    settled_at: int | None  # unix seconds, once settled
     preimage: bytes | None  # known once settled (or for plain invoices)
-
-    @property
-    def value_sat(self) -> int:
-        return self.value_msat // 1000
 
 
 @dataclass(frozen=True)
@@ -102,13 +104,12 @@ class Payment:
 
     payment_hash: bytes
     status: PaymentStatus
-    value_msat: int
+    amount_msat: int  # paid to the payee, fees excluded
     fee_msat: int
     preimage: bytes | None  # set, and checked against the hash, when SUCCEEDED
-    failure_reason: str | None  # LND's FAILURE_REASON_* when FAILED
-    payment_index: int
+    failure: PaymentFailure | None  # set when FAILED
     payment_request: str
-    creation_time_ns: int
+    created_at_ns: int  # unix nanoseconds: tells one attempt from another
 
 
 #: Supplies the payment hashes a subscription must re-check after (re)connecting, because
@@ -128,13 +129,13 @@ class LightningNode(Protocol):
         ...
 
     async def create_hold_invoice(
-        self, payment_hash: bytes, amount_sat: int, expiry_secs: int, memo: str = ""
+        self, payment_hash: bytes, amount_msat: int, expiry_secs: int, memo: str = ""
     ) -> CreatedInvoice:
         """Add a hold invoice for ``payment_hash``; idempotent for the same hash and amount."""
         ...
 
     async def create_invoice(
-        self, amount_sat: int, expiry_secs: int, memo: str = ""
+        self, amount_msat: int, expiry_secs: int, memo: str = ""
     ) -> CreatedInvoice:
         """Add a plain invoice that settles on payment."""
         ...
@@ -148,10 +149,12 @@ class LightningNode(Protocol):
         ...
 
     async def cancel_invoice(self, payment_hash: bytes) -> None:
-        """Cancel an open or accepted hold invoice; idempotent; ConflictError once settled."""
+        """Cancel an open or held hold invoice; idempotent; ConflictError once settled."""
         ...
 
-    def decode_invoice(self, payment_request: str, amount_sat: int | None = None) -> DecodedInvoice:
+    def decode_invoice(
+        self, payment_request: str, amount_msat: int | None = None
+    ) -> DecodedInvoice:
         """Decode and check a payment request (network, expiry, amount); ValidationError."""
         ...
 
@@ -159,8 +162,8 @@ class LightningNode(Protocol):
         self,
         payment_request: str,
         *,
-        amount_sat: int | None,
-        fee_limit_sat: int,
+        amount_msat: int | None,
+        fee_limit_msat: int,
         timeout_secs: int,
     ) -> Payment:
         """Pay ``payment_request`` after checking it; the result may still be IN_FLIGHT."""
