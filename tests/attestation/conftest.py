@@ -1,16 +1,27 @@
-"""The real Nitro document of ``vectors/nitro/attestation.json`` and its verification inputs."""
+"""Attestation test inputs: the real Nitro document of ``vectors/nitro/attestation.json``, and
+enclaves whose documents the devnet issuer makes under a fresh test root."""
 
 from __future__ import annotations
 
 import base64
 import datetime
 import json
+import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+from coincurve import PrivateKey
 
-from coordinator_core.nitro import PcrPolicy
+from coordinator_core.nitro import (
+    AttestationError,
+    PcrPolicy,
+    VerifiedAttestation,
+    verify_attestation,
+)
+from devnet.signer.attestation import DEVNET_PCR0, AttestationIssuer
 
 
 @dataclass(frozen=True)
@@ -44,3 +55,56 @@ def real_document(vectors_dir: Path) -> RealDocument:
         public_key=bytes.fromhex(expected["public_key_hex"]),
         pcrs={int(index): bytes.fromhex(value) for index, value in expected["pcrs_hex"].items()},
     )
+
+
+@dataclass
+class DevnetEnclave:
+    """An enclave key, a challenge and a devnet issuer; verification defaults to now."""
+
+    issuer: AttestationIssuer
+    key: bytes
+    challenge: bytes
+
+    @property
+    def policy(self) -> PcrPolicy:
+        return PcrPolicy({0: DEVNET_PCR0})
+
+    def document(self, **changes: Any) -> bytes:
+        arguments: dict[str, Any] = {"public_key": self.key, "nonce": self.challenge}
+        arguments.update(changes)
+        return self.issuer.issue(**arguments)
+
+    def verify(self, document: bytes | str, **changes: Any) -> VerifiedAttestation:
+        arguments: dict[str, Any] = {
+            "challenge": self.challenge,
+            "expected_public_key": self.key,
+            "policy": self.policy,
+            "trust_root": self.issuer.trust_root,
+            "now_ms": now_ms(),
+        }
+        arguments.update(changes)
+        return verify_attestation(document, **arguments)
+
+    def refused(self, document: bytes | str, check: str, **changes: Any) -> AttestationError:
+        with pytest.raises(AttestationError) as caught:
+            self.verify(document, **changes)
+        assert caught.value.check == check, caught.value.message
+        return caught.value
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def enclave_key() -> bytes:
+    return bytes(PrivateKey().public_key.format(compressed=True))
+
+
+@pytest.fixture(scope="session")
+def devnet_issuer() -> AttestationIssuer:
+    return AttestationIssuer.create()
+
+
+@pytest.fixture
+def enclave(devnet_issuer: AttestationIssuer) -> DevnetEnclave:
+    return DevnetEnclave(devnet_issuer, enclave_key(), os.urandom(32))

@@ -18,13 +18,16 @@ from coordinator_core.nitro import (
     AttestationError,
     PcrPolicy,
     TrustRoot,
+    VerifiedAttestation,
     verify_attestation,
 )
 
 from .conftest import RealDocument
 
 
-def _verify(real: RealDocument, document: bytes | str | None = None, **changes: object):
+def _verify(
+    real: RealDocument, document: bytes | str | None = None, **changes: object
+) -> VerifiedAttestation:
     arguments: dict[str, object] = {
         "challenge": None,
         "expected_public_key": real.public_key,
@@ -36,7 +39,9 @@ def _verify(real: RealDocument, document: bytes | str | None = None, **changes: 
     return verify_attestation(real.document if document is None else document, **arguments)  # type: ignore[arg-type]
 
 
-def _refused(real: RealDocument, check: str, document: bytes | None = None, **changes: object):
+def _refused(
+    real: RealDocument, check: str, document: bytes | None = None, **changes: object
+) -> AttestationError:
     with pytest.raises(AttestationError) as caught:
         _verify(real, document, **changes)
     assert caught.value.check == check, caught.value.message

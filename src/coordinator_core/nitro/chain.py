@@ -20,12 +20,14 @@ and a key usage (if any) that includes ``digitalSignature``.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Final, TypeVar
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID, SignatureAlgorithmOID
 
 _UNDERSTOOD_CRITICAL: Final = frozenset(
@@ -46,11 +48,19 @@ class CertificateProblem(ValueError):
 
 
 def parse_certificate(der: bytes, what: str) -> x509.Certificate:
-    """Parse DER bytes as an X.509 certificate."""
+    """Parse DER bytes as an X.509 certificate, every field the checks read included (the
+    library parses names, dates and extensions lazily)."""
     try:
-        return x509.load_der_x509_certificate(der)
-    except ValueError:
-        raise CertificateProblem(f"{what} is not a DER X.509 certificate") from None
+        with warnings.catch_warnings():  # a non-positive serial warns; it is refused below
+            warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+            cert = x509.load_der_x509_certificate(der)
+        _ = (cert.version, cert.issuer, cert.subject, cert.extensions)
+        _ = (cert.not_valid_before_utc, cert.not_valid_after_utc, cert.signature_algorithm_oid)
+    except (ValueError, x509.InvalidVersion) as exc:
+        raise CertificateProblem(f"{what} is not a well-formed X.509 certificate: {exc}") from None
+    if cert.serial_number <= 0:
+        raise CertificateProblem(f"{what} has a serial number that is not positive")
+    return cert
 
 
 def p384_key(cert: x509.Certificate, what: str) -> ec.EllipticCurvePublicKey:

@@ -17,7 +17,12 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from coordinator_core.errors import ConfigError
-from coordinator_core.nitro.chain import CertificateProblem, check_certificate, check_issued_by
+from coordinator_core.nitro.chain import (
+    CertificateProblem,
+    check_certificate,
+    check_issued_by,
+    parse_certificate,
+)
 
 MAX_ROOT_FILE_BYTES: Final = 64 * 1024
 
@@ -70,12 +75,11 @@ class TrustRoot:
         """Check and wrap a DER certificate; raises :class:`ConfigError` if it is not a
         self-signed P-384 CA certificate signed with ECDSA/SHA-384."""
         try:
-            certificate = x509.load_der_x509_certificate(der)
+            certificate = parse_certificate(der, "the trust root")
             check_certificate(certificate, "the trust root", ca_below=0)
             check_issued_by(certificate, certificate, "the trust root")
-        except ValueError as exc:  # includes CertificateProblem
-            reason = exc if isinstance(exc, CertificateProblem) else "not a DER certificate"
-            raise ConfigError(f"unusable attestation trust root: {reason}") from None
+        except CertificateProblem as exc:
+            raise ConfigError(f"unusable attestation trust root: {exc}") from None
         return cls(der=bytes(der), certificate=certificate)
 
     @classmethod

@@ -1,0 +1,1 @@
+"""The devnet signing gateway: a keymeld-compatible stand-in with simulated enclaves."""
