@@ -35,7 +35,7 @@ _DEVNET_ARGS: dict[str, Any] = {
     "now_ms": _STAMP,
 }
 _FUZZ = settings(
-    max_examples=250, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 
 
