@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from typing import Any
 
 from embit import bech32
 
+from coordinator_core.validation import is_hex
 from ticketdlc.crypto import bip340
 
 NPUB_HRP = "npub"
@@ -23,9 +23,6 @@ MAX_TAGS = 32
 MAX_TAG_ITEMS = 8
 MAX_TAG_ITEM_CHARS = 2048
 MAX_CONTENT_CHARS = 65536
-
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
-_HEX128 = re.compile(r"^[0-9a-f]{128}$")
 
 
 class NostrEventError(ValueError):
@@ -69,7 +66,8 @@ class NostrEvent:
             raise NostrEventError(f"event lacks field {exc.args[0]!r}") from None
         if not all(isinstance(v, str) for v in (event_id, pubkey, sig, content)):
             raise NostrEventError("id, pubkey, sig and content must be strings")
-        if not (_HEX64.match(event_id) and _HEX64.match(pubkey) and _HEX128.match(sig)):
+        hex_fields = ((event_id, 32), (pubkey, 32), (sig, 64))
+        if not all(is_hex(value, size, lowercase=True) for value, size in hex_fields):
             raise NostrEventError("id, pubkey or sig is not lower-case hex of the right size")
         for number in (created_at, kind):
             if not isinstance(number, int) or isinstance(number, bool) or number < 0:

@@ -16,10 +16,13 @@ from typing import Annotated
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer
 
 from coordinator_core.observations import Metric, StationPicks
+from coordinator_core.validation import MAX_UINT32, Index64, Int64
 
 MAX_LOCATIONS = 50
 MAX_EVENT_ENTRIES = 25
 MAX_LOCKING_POINTS = 1_000_000
+#: One pick per metric and station is the most an entry can hold.
+MAX_VALUES_PER_ENTRY = MAX_LOCATIONS * len(Metric)
 
 
 def rfc3339(value: dt.datetime) -> str:
@@ -57,9 +60,9 @@ class CreateEvent(_Wire):
     start_observation_date: UtcDatetime
     end_observation_date: UtcDatetime
     locations: list[str] = Field(max_length=MAX_LOCATIONS)
-    number_of_values_per_entry: int = Field(ge=0)
-    total_allowed_entries: int = Field(ge=0)
-    number_of_places_win: int
+    number_of_values_per_entry: int = Field(ge=0, le=MAX_VALUES_PER_ENTRY)
+    total_allowed_entries: Index64
+    number_of_places_win: Int64
     scoring_fields: list[Metric] | None = Field(None, max_length=len(Metric))
 
 
@@ -84,22 +87,22 @@ class WeatherEntry(_Wire):
     id: uuid.UUID
     event_id: uuid.UUID
     expected_observations: list[StationPicks] = Field(max_length=MAX_LOCATIONS)
-    score: int | None = None
-    base_score: int | None = None
+    score: Int64 | None = None
+    base_score: Int64 | None = None
 
 
 class Observed(_Wire):
     date: UtcDatetime
-    temp_low: int
-    temp_high: int
-    wind_speed: int
+    temp_low: Int64
+    temp_high: Int64
+    wind_speed: Int64
 
 
 class Forecasted(_Wire):
     date: UtcDatetime
-    temp_low: int
-    temp_high: int
-    wind_speed: int | None = None
+    temp_low: Int64
+    temp_high: Int64
+    wind_speed: Int64 | None = None
 
 
 class Weather(_Wire):
@@ -112,7 +115,7 @@ class Weather(_Wire):
 
 class EventAnnouncement(_Wire):
     locking_points: list[PointHex] = Field(max_length=MAX_LOCKING_POINTS)
-    expiry: int | None = None
+    expiry: int | None = Field(None, ge=0, le=MAX_UINT32)
 
 
 class Event(_Wire):
@@ -123,11 +126,11 @@ class Event(_Wire):
     start_observation_date: UtcDatetime
     end_observation_date: UtcDatetime
     locations: list[str] = Field(max_length=MAX_LOCATIONS)
-    number_of_values_per_entry: int
+    number_of_values_per_entry: Index64
     status: EventStatus
-    total_allowed_entries: int
+    total_allowed_entries: Index64
     entry_ids: list[uuid.UUID] = Field(max_length=MAX_EVENT_ENTRIES)
-    number_of_places_win: int
+    number_of_places_win: Int64
     entries: list[WeatherEntry] = Field(max_length=MAX_EVENT_ENTRIES)
     weather: list[Weather] = Field(default_factory=list, max_length=10 * MAX_LOCATIONS)
     nonce_point: PointHex | None = None
@@ -145,11 +148,11 @@ class EventSummary(_Wire):
     start_observation_date: UtcDatetime
     end_observation_date: UtcDatetime
     locations: list[str]
-    number_of_values_per_entry: int
+    number_of_values_per_entry: Index64
     status: EventStatus
-    total_allowed_entries: int
-    total_entries: int
-    number_of_places_win: int
+    total_allowed_entries: Index64
+    total_entries: Index64
+    number_of_places_win: Int64
     weather: list[Weather]
     attestation: Hex32 | None = None
     nonce_point: PointHex | None = None

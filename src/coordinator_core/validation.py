@@ -16,12 +16,14 @@ from typing import Annotated, Any, Final
 from pydantic import Field
 
 from coordinator_core.errors import ValidationError
+from ticketdlc.bitcoin.tx import MAX_MONEY
 
 #: The money supply: no amount the system handles is larger.
-MAX_MONEY_SAT: Final = 21_000_000 * 100_000_000
+MAX_MONEY_SAT: Final = MAX_MONEY
 MAX_MONEY_MSAT: Final = MAX_MONEY_SAT * 1000
 #: The largest value a signed 64-bit integer (SQLite ``INTEGER``, LND's int64) holds.
 MAX_INT64: Final = 2**63 - 1
+MIN_INT64: Final = -(2**63)
 MAX_UINT32: Final = 2**32 - 1
 
 _HEX: Final = re.compile(r"(?:[0-9a-fA-F]{2})*")
@@ -35,6 +37,8 @@ Msat = Annotated[int, Field(ge=0, le=MAX_MONEY_MSAT)]
 """An amount in millisatoshis, at most the money supply."""
 Index64 = Annotated[int, Field(ge=0, le=MAX_INT64)]
 """A non-negative index or counter stored as a signed 64-bit integer."""
+Int64 = Annotated[int, Field(ge=MIN_INT64, le=MAX_INT64)]
+"""Any signed 64-bit integer."""
 
 
 def int_in_range(value: object, low: int, high: int, what: str) -> int:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import bolt11
 from bolt11.models.features import Feature
 
+from coordinator_core.bolt11 import hrp_amount
+
 #: Final CLTV delta LND puts in invoices by default.
 DEFAULT_CLTV_EXPIRY = 80
 
@@ -37,10 +39,8 @@ def encode_invoice(
             }
         ),
     )
-    invoice = bolt11.Bolt11(
-        currency=currency,
-        date=created_at,
-        amount_msat=None if amount_msat is None else bolt11.MilliSatoshi(amount_msat),
-        tags=tags,
-    )
+    # The package's amount encoder drops a factor of 1000 for whole multiples of 1000 BTC, so
+    # the amount goes into the prefix here (the package writes ``ln`` + currency + amount).
+    prefix = currency if amount_msat is None else currency + hrp_amount(amount_msat)
+    invoice = bolt11.Bolt11(currency=prefix, date=created_at, amount_msat=None, tags=tags)
     return str(bolt11.encode(invoice, node_secret.hex()))

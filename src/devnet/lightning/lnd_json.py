@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from coordinator_core.validation import Index64, Msat, Sat
 from devnet.lightning.network import GRPC_INVALID_ARGUMENT, Balance, LndError
 from devnet.lightning.store import InvoiceRecord, NodeRecord, PaymentRecord
 
@@ -45,7 +46,6 @@ def path_bytes(name: str, value: str) -> bytes:
 
 
 B64 = Annotated[bytes, BeforeValidator(decode_bytes)]
-Int64 = Annotated[int, Field(ge=0, le=2**63 - 1)]
 
 
 class _Request(BaseModel):
@@ -57,19 +57,19 @@ class AddInvoiceRequest(_Request):
 
     memo: str = Field("", max_length=4096)
     r_preimage: B64 = b""
-    value: Int64 = 0
-    value_msat: Int64 = 0
-    expiry: Int64 = 0
-    cltv_expiry: Int64 = 0
+    value: Sat = 0
+    value_msat: Msat = 0
+    expiry: Index64 = 0
+    cltv_expiry: Index64 = 0
 
 
 class AddHoldInvoiceRequest(_Request):
     memo: str = Field("", max_length=4096)
     hash: B64
-    value: Int64 = 0
-    value_msat: Int64 = 0
-    expiry: Int64 = 0
-    cltv_expiry: Int64 = 0
+    value: Sat = 0
+    value_msat: Msat = 0
+    expiry: Index64 = 0
+    cltv_expiry: Index64 = 0
 
 
 class SettleInvoiceRequest(_Request):
@@ -82,11 +82,11 @@ class CancelInvoiceRequest(_Request):
 
 class SendPaymentRequest(_Request):
     payment_request: str = Field("", max_length=8192)
-    amt: Int64 = 0
-    amt_msat: Int64 = 0
-    fee_limit_sat: Int64 = 0
-    fee_limit_msat: Int64 = 0
-    timeout_seconds: Int64 = 0
+    amt: Sat = 0
+    amt_msat: Msat = 0
+    fee_limit_sat: Sat = 0
+    fee_limit_msat: Msat = 0
+    timeout_seconds: Index64 = 0
     allow_self_payment: bool = False
     no_inflight_updates: bool = False
 

@@ -31,6 +31,7 @@ from coincurve import PrivateKey
 
 from coordinator_core.bolt11 import InvalidInvoiceError, decode_invoice
 from coordinator_core.private_file import write_private
+from coordinator_core.validation import MAX_MONEY_MSAT, MAX_MONEY_SAT
 from devnet.lightning.credentials import MACAROON_FILE, mint_macaroon
 from devnet.lightning.hub import EventHub
 from devnet.lightning.invoices import DEFAULT_CLTV_EXPIRY, encode_invoice
@@ -62,10 +63,11 @@ FAILURE_REASONS = (
 )
 
 CURRENCY = "bcrt"  # the devnet is a regtest network
-ALIAS_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
-MAX_BALANCE_SATS = 21_000_000 * 100_000_000
+ALIAS_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
+MAX_BALANCE_SATS = MAX_MONEY_SAT
 MAX_MEMO_BYTES = 1024
 MAX_EXPIRY_SECS = 365 * 24 * 3600
+MAX_CLTV_EXPIRY = 2**16 - 1
 DEFAULT_EXPIRY_SECS = 3600
 
 
@@ -251,14 +253,16 @@ class LightningNetwork:
         for value, size in ((r_hash, 32), (preimage, 32)):
             if value is not None and len(value) != size:
                 raise LndError(GRPC_UNKNOWN, f"payment hash and preimage must be {size} bytes")
-        if value_msat < 0:
-            raise LndError(GRPC_UNKNOWN, "amount must not be negative")
+        if not 0 <= value_msat <= MAX_MONEY_MSAT:
+            raise LndError(GRPC_INVALID_ARGUMENT, "amount must be within 0 and 21M BTC")
         if len(memo.encode()) > MAX_MEMO_BYTES:
             raise LndError(GRPC_UNKNOWN, f"memo too large: max is {MAX_MEMO_BYTES} bytes")
         expiry = expiry_secs or DEFAULT_EXPIRY_SECS
         if not 0 < expiry <= MAX_EXPIRY_SECS:
             raise LndError(GRPC_UNKNOWN, f"expiry of {expiry} seconds is out of range")
         cltv = cltv_expiry or DEFAULT_CLTV_EXPIRY
+        if not 0 < cltv <= MAX_CLTV_EXPIRY:
+            raise LndError(GRPC_UNKNOWN, f"CLTV expiry of {cltv} blocks is out of range")
         now = int(self._clock())
         payment_addr = os.urandom(32)
         payment_request = encode_invoice(
@@ -400,6 +404,9 @@ class LightningNetwork:
 
     def send_payment(self, payer_alias: str, order: PaymentOrder) -> PaymentRecord:
         """Pay ``order``; refusals raise LndError, outcomes are in the returned payment."""
+        for value in (order.amount_msat, order.fee_limit_msat):
+            if not 0 <= value <= MAX_MONEY_MSAT:
+                raise LndError(GRPC_INVALID_ARGUMENT, "amounts must be within 0 and 21M BTC")
         payment_hash, payee, amount = self._payable(order)
         updates: list[PaymentRecord] = []
         invoice_update: InvoiceRecord | None = None
@@ -498,6 +505,8 @@ class LightningNetwork:
             return NO_ROUTE  # as LND: no route within the fee limit
         if payer.balance_msat < amount_msat + fee_msat:
             return INSUFFICIENT_BALANCE
+        if receiver.balance_msat + amount_msat > MAX_MONEY_MSAT:
+            return NO_ROUTE  # no channel of the receiver has room for it
         return None
 
     def _accepts(self, invoice: InvoiceRecord | None, amount_msat: int) -> bool:
@@ -546,6 +555,8 @@ class LightningNetwork:
         balance = node.balance_msat + delta_msat
         if balance < 0:
             raise AssertionError(f"balance of {alias} would become negative")
+        if balance > MAX_MONEY_MSAT:
+            raise LndError(GRPC_UNKNOWN, f"balance of {alias} would exceed 21M BTC")
         self._store.save_node(dataclasses.replace(node, balance_msat=balance))
 
     def _publish(self, invoice: InvoiceRecord, payments: list[PaymentRecord]) -> None:

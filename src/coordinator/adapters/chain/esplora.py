@@ -8,9 +8,9 @@ use. Broadcasting is idempotent: a transaction the server already knows counts a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
-import re
 from typing import Annotated, Any, Final
 
 import httpx
@@ -25,6 +25,7 @@ from coordinator.domain.ports.chain import (
     confirmations_from,
 )
 from coordinator_core.errors import TransientError, ValidationError
+from coordinator_core.validation import decimal_int, is_hex
 from ticketdlc.bitcoin.encoding import DecodeError
 from ticketdlc.bitcoin.tx import Transaction
 
@@ -32,9 +33,9 @@ log = logging.getLogger(__name__)
 
 RETRYABLE_STATUS: Final = frozenset({429, 500, 502, 503, 504})
 MAX_RESPONSE_BYTES: Final = 4 * 1024 * 1024
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
 Hash = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
-Height = Annotated[int, Field(ge=0, le=100_000_000)]
+MAX_HEIGHT: Final = 100_000_000
+Height = Annotated[int, Field(ge=0, le=MAX_HEIGHT)]
 Timestamp = Annotated[int, Field(ge=0, le=2**32)]
 
 
@@ -76,8 +77,8 @@ _FEES = TypeAdapter(dict[str, float])
 
 
 def _check_txid(txid: str) -> str:
-    if not _HEX64.match(txid):
-        raise ValidationError(f"not a txid: {txid!r}")
+    if not is_hex(txid, 32, lowercase=True):
+        raise ValidationError(f"not a txid: {txid[:70]!r}")
     return txid
 
 
@@ -170,14 +171,15 @@ class EsploraClient:
 
     async def tip_height(self) -> int:
         text = await self._get_text("/blocks/tip/height")
-        if not text.isdigit() or len(text) > 9:
-            raise ValidationError(f"esplora: bad tip height {text[:20]!r}")
-        return int(text)
+        try:
+            return decimal_int(text, "esplora tip height", high=MAX_HEIGHT)
+        except ValidationError:
+            raise ValidationError(f"esplora: bad tip height {text[:20]!r}") from None
 
     async def tip_hash(self) -> str:
         """Hash of the best block."""
         text = await self._get_text("/blocks/tip/hash")
-        if not _HEX64.match(text):
+        if not is_hex(text, 32, lowercase=True):
             raise ValidationError(f"esplora: bad tip hash {text[:70]!r}")
         return text
 
@@ -269,8 +271,10 @@ class EsploraClient:
         raw: dict[str, float] = await self._get_json("/fee-estimates", _FEES)
         estimates: dict[int, float] = {}
         for key, rate in raw.items():
-            if key.isdigit() and 0 < int(key) <= 10_000 and 0 < rate < 1_000_000:
-                estimates[int(key)] = rate
+            with contextlib.suppress(ValidationError):
+                target = decimal_int(key, "fee estimate target", high=10_000)
+                if target > 0 and 0 < rate < 1_000_000:
+                    estimates[target] = rate
         return estimates
 
 
