@@ -36,6 +36,7 @@ class DbSettings(_Section):
     cache_size: int = -64_000
     wal_autocheckpoint: int = Field(1000, ge=0)
     mmap_size: int = Field(268_435_456, ge=0)
+    integrity_check_interval_secs: float = Field(60.0, gt=0, le=86_400)
 
 
 class ApiSettings(_Section):

@@ -11,6 +11,7 @@ from coincurve import PublicKeyXOnly
 from coordinator.app import composition
 from coordinator.app.bitcoin import Bitcoin, start_bitcoin
 from coordinator.app.composition import Store
+from coordinator.app.health import IntegrityMonitor, health_problems
 from coordinator.app.tasks import BackgroundTasks
 from coordinator.config import Settings
 from coordinator_core.keyfile import load_or_create_secret
@@ -27,6 +28,7 @@ class Runtime:
     secret_key: bytes
     tasks: BackgroundTasks = field(default_factory=BackgroundTasks)
     bitcoin: Bitcoin | None = None  # chain source and wallet; set by ``start``
+    integrity: IntegrityMonitor | None = None  # cached quick_check verdicts; set by ``start``
 
     @property
     def competitions_db(self) -> Store:
@@ -45,6 +47,11 @@ class Runtime:
             pubkey = PublicKeyXOnly.from_secret(secret).format().hex()
             await composition.record_identity(settings, databases["competitions"], pubkey)
             runtime = cls(settings=settings, databases=dict(databases), secret_key=secret)
+            runtime.integrity = IntegrityMonitor(
+                runtime.databases, settings.db.integrity_check_interval_secs
+            )
+            await runtime.integrity.refresh()
+            runtime.integrity.start(runtime.tasks)
             chain = composition.chain_source(settings)
             runtime.bitcoin = start_bitcoin(
                 chain,
@@ -57,15 +64,11 @@ class Runtime:
             raise
         return runtime
 
-    async def health_problems(self) -> list[str]:
-        """Reasons the service is unhealthy; empty when healthy. Runs ``quick_check`` per DB."""
-        problems = [f"background task {name} is not running" for name in self.tasks.dead()]
-        for name, db in self.databases.items():
-            if not db.writer_alive:
-                problems.append(f"database {name}: writer is not running")
-            elif not await db.quick_check():
-                problems.append(f"database {name}: quick_check failed")
-        return problems
+    def health_problems(self) -> list[str]:
+        """Reasons the service is unhealthy; empty when healthy. No I/O: integrity verdicts
+        come from the periodic check."""
+        assert self.integrity is not None, "runtime not started"
+        return health_problems(self.tasks, self.databases, self.integrity)
 
     async def stop(self) -> None:
         """Stop background tasks, then checkpoint (TRUNCATE) and close every database."""

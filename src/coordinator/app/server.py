@@ -14,6 +14,7 @@ from coordinator import __version__
 from coordinator.app.errors import install_error_handlers
 from coordinator.app.runtime import Runtime
 from coordinator.config import Settings
+from coordinator_core.asgi_app import api_app
 from coordinator_core.body_limit import BodyLimitMiddleware
 
 log = logging.getLogger(__name__)
@@ -23,9 +24,10 @@ health_router = APIRouter()
 
 @health_router.get("/api/v1/health_check")
 async def health_check(request: Request) -> JSONResponse:
-    """200 when every background task is alive and every database passes ``quick_check``."""
+    """200 when every background task and database writer is alive and the last integrity
+    check of every database passed (503 with the problems otherwise)."""
     runtime: Runtime = request.app.state.runtime
-    problems = await runtime.health_problems()
+    problems = runtime.health_problems()
     if problems:
         return JSONResponse({"status": "unhealthy", "problems": problems}, status_code=503)
     return JSONResponse({"status": "ok", "version": __version__})
@@ -45,7 +47,7 @@ def create_app(settings: Settings) -> FastAPI:
             await runtime.stop()
             log.info("coordinator stopped; databases checkpointed")
 
-    app = FastAPI(title="Forecast Coordinator", version=__version__, lifespan=lifespan)
+    app = api_app("Forecast Coordinator", lifespan, version=__version__)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.api.max_body_bytes)
     app.add_middleware(
         CORSMiddleware,

@@ -10,6 +10,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from coordinator_core.asgi_app import api_app
 from coordinator_core.body_limit import BodyLimitMiddleware
 from devnet.chain.api import Chain, control, esplora, install_error_handlers
 from devnet.chain.automine import Autominer
@@ -38,7 +39,7 @@ def create_app(data_dir: Path, token: str, automine_secs: float = 0.0) -> FastAP
             chain.close()
             log.info("devnet chain stopped")
 
-    app = FastAPI(title="Devnet chain (Esplora API)", lifespan=lifespan)
+    app = api_app("Devnet chain (Esplora API)", lifespan)
     app.state.devnet_token = token
     app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES)
     install_error_handlers(app)

@@ -27,6 +27,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Receive, Scope, Send
 
+from coordinator_core.asgi_app import api_app
 from coordinator_core.body_limit import BodyLimitMiddleware
 from coordinator_core.validation import MAX_INT64
 from devnet.common import require_devnet_token, validation_message
@@ -93,7 +94,7 @@ def create_app(config: DevnetLightningConfig) -> FastAPI:
             hub.close_all()
             store.close()
 
-    app = FastAPI(title="devnet Lightning (simulated LND nodes)", lifespan=lifespan)
+    app = api_app("devnet Lightning (simulated LND nodes)", lifespan)
     app.state.network, app.state.hub, app.state.devnet_token = network, hub, config.token
     _install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES)

@@ -24,6 +24,7 @@ from pydantic import ValidationError as PydanticValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from coordinator_core.asgi_app import api_app
 from coordinator_core.body_limit import BodyLimitMiddleware
 from coordinator_core.errors import CoordinatorError, NotFoundError, ValidationError
 from coordinator_core.nip98 import Nip98Auth, Nip98Error, request_url, verify_auth_header
@@ -131,7 +132,7 @@ def create_app(service: OracleService, token: str) -> FastAPI:
         yield
         service.store.close()
 
-    app = FastAPI(title="devnet oracle", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = api_app("devnet oracle", lifespan)
     app.state.service, app.state.devnet_token = service, token
     app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES)
     _install_error_handlers(app)

@@ -1,0 +1,78 @@
+"""The health verdict: cheap for every probe, with the costly integrity check on a timer.
+
+``PRAGMA quick_check`` reads every page of a database, so it must not run per request (a load
+balancer's probes would slow the service down). :class:`IntegrityMonitor` runs it at start and
+then every ``[db] integrity_check_interval_secs`` in a background task; a probe only reads the
+cached verdicts, the liveness of the background tasks and of each database writer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Mapping
+
+from coordinator.app.composition import Store
+from coordinator.app.tasks import BackgroundTasks, run_periodically
+
+INTEGRITY_TASK = "integrity_check"
+#: Missed refreshes after which the cached verdict no longer counts as current.
+STALE_AFTER_INTERVALS = 3
+
+
+class IntegrityMonitor:
+    """The last ``quick_check`` verdict of every database."""
+
+    def __init__(
+        self,
+        databases: Mapping[str, Store],
+        interval_secs: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._databases = databases
+        self._interval = interval_secs
+        self._clock = clock
+        self._intact: dict[str, bool] = {}
+        self._checked_at: float | None = None
+
+    async def refresh(self) -> None:
+        """Run ``quick_check`` on every database whose writer is running (one at a time)."""
+        for name, db in self._databases.items():
+            if db.writer_alive:
+                self._intact[name] = await db.quick_check()
+        self._checked_at = self._clock()
+
+    def start(self, tasks: BackgroundTasks) -> None:
+        """Refresh every interval from now on (call :meth:`refresh` once before)."""
+
+        async def loop() -> None:
+            await asyncio.sleep(self._interval)
+            await run_periodically(INTEGRITY_TASK, self._interval, self.refresh)
+
+        tasks.start(INTEGRITY_TASK, loop)
+
+    def problems(self) -> list[str]:
+        """Databases whose last check failed, and a check that is overdue."""
+        problems = [
+            f"database {name}: quick_check failed"
+            for name, intact in self._intact.items()
+            if not intact
+        ]
+        if self._checked_at is None:
+            problems.append("integrity check has not run yet")
+        elif self._clock() - self._checked_at > STALE_AFTER_INTERVALS * self._interval:
+            problems.append("integrity check is overdue")
+        return problems
+
+
+def health_problems(
+    tasks: BackgroundTasks, databases: Mapping[str, Store], integrity: IntegrityMonitor
+) -> list[str]:
+    """Reasons the service is unhealthy (empty when healthy), without any I/O."""
+    problems = [f"background task {name} is not running" for name in tasks.dead()]
+    problems += [
+        f"database {name}: writer is not running"
+        for name, db in databases.items()
+        if not db.writer_alive
+    ]
+    return problems + integrity.problems()
