@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 # Fixtures other test packages share: ``devnet_chain`` (see tests/support/chain.py).
-pytest_plugins = ["tests.support.chain"]
+pytest_plugins = ["tests.support.chain", "tests.support.stack"]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED = REPO_ROOT.parent / "shared"

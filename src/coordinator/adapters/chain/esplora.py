@@ -17,7 +17,6 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
-from coordinator.adapters.http_body import read_bounded
 from coordinator.domain.ports.chain import (
     BroadcastRejectedError,
     OutputSpend,
@@ -25,6 +24,7 @@ from coordinator.domain.ports.chain import (
     confirmations_from,
 )
 from coordinator_core.errors import TransientError, ValidationError
+from coordinator_core.http_body import read_bounded
 from coordinator_core.validation import decimal_int, is_hex
 from ticketdlc.bitcoin.encoding import DecodeError
 from ticketdlc.bitcoin.tx import Transaction

@@ -20,7 +20,6 @@ from typing import Any
 import httpx
 from cryptography import x509
 
-from coordinator.adapters.http_body import read_bounded
 from coordinator_core.errors import (
     ConfigError,
     ConflictError,
@@ -29,6 +28,7 @@ from coordinator_core.errors import (
     PermanentError,
     TransientError,
 )
+from coordinator_core.http_body import read_bounded
 
 log = logging.getLogger(__name__)
 

@@ -32,7 +32,6 @@ import httpx
 from pydantic import BaseModel, TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
-from coordinator.adapters.http_body import read_bounded
 from coordinator.adapters.oracle.convert import (
     InvalidOracleAnswerError,
     create_event_body,
@@ -48,6 +47,7 @@ from coordinator_core.errors import (
     TransientError,
     ValidationError,
 )
+from coordinator_core.http_body import read_bounded
 from coordinator_core.ids import is_uuid7
 from coordinator_core.keyfile import load_or_create_secret
 from coordinator_core.nip98 import build_auth_header

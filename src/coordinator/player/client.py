@@ -1,0 +1,245 @@
+"""The headless player: what the browser does, as an importable client.
+
+A :class:`Player` is one nostr identity (its seed file) talking to one coordinator. It keeps a
+small state file (mode 0600) of its tickets: ids, invoice, payment hash and, once the hold
+invoice settled, the ticket preimage. Entry keys and payout preimages are never stored; they are
+derived from the seed and the entry id whenever needed (``coordinator_core.entry_keys``).
+
+Flow of one entry: :meth:`Player.reserve` → (:meth:`Player.register` with the signing gateway)
+→ :meth:`Player.pay` (from the player's LND node) or print the invoice → :meth:`Player.
+wait_for_ticket` → :meth:`Player.submit_entry`. After the oracle attested: :meth:`Player.
+request_payout` (Lightning sellback) or :meth:`Player.claim` (on chain), and at any time after
+signing :meth:`Player.verify_contract`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from coordinator.player.api import CoordinatorApi, Ticket
+from coordinator.player.identity import PlayerIdentity, read_private_file, write_private_file
+from coordinator_core.bolt11 import check_invoice, decode_invoice
+from coordinator_core.entry_keys import EntryKeys
+from coordinator_core.errors import ConfigError, ValidationError
+from coordinator_core.observations import StationPicks
+
+MAX_STATE_BYTES = 8 * 1024 * 1024
+PAID_STATUSES = frozenset({"Paid", "Settled", "Used"})
+DEAD_STATUSES = frozenset({"Expired", "Cancelled", "Canceled"})
+
+
+@dataclass
+class EntryRecord:
+    """What the player remembers of one ticket and its entry."""
+
+    competition_id: str
+    ticket_id: str
+    entry_id: str
+    payment_hash: str
+    payment_request: str
+    amount_sats: int
+    invoice_expires_at: str | None = None
+    submitted: bool = False
+    ticket_preimage: str | None = None  # learned when the hold invoice settled
+    payout_requested: bool = False
+
+    @property
+    def entry_uuid(self) -> uuid.UUID:
+        return uuid.UUID(self.entry_id)
+
+    @property
+    def competition_uuid(self) -> uuid.UUID:
+        return uuid.UUID(self.competition_id)
+
+    @property
+    def ticket_uuid(self) -> uuid.UUID:
+        return uuid.UUID(self.ticket_id)
+
+
+@dataclass
+class PlayerState:
+    """The state file: every ticket the player holds, by entry id."""
+
+    path: Path | None
+    entries: dict[str, EntryRecord] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: Path | None) -> PlayerState:
+        """Read ``path`` (a missing file is an empty state); ``None`` keeps state in memory."""
+        if path is None or not path.exists():
+            return cls(path)
+        try:
+            data = json.loads(read_private_file(path, MAX_STATE_BYTES))
+            entries = {key: EntryRecord(**value) for key, value in data["entries"].items()}
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(f"invalid player state file {path}: {exc}") from None
+        return cls(path, entries)
+
+    def save(self) -> None:
+        if self.path is None:
+            return
+        data = {"entries": {key: asdict(value) for key, value in self.entries.items()}}
+        write_private_file(self.path, json.dumps(data, indent=2).encode() + b"\n")
+
+    def put(self, record: EntryRecord) -> None:
+        self.entries[record.entry_id] = record
+        self.save()
+
+    def find(self, entry_id: uuid.UUID | str) -> EntryRecord:
+        record = self.entries.get(str(entry_id))
+        if record is None:
+            raise ValidationError(f"no ticket of entry {entry_id} in the player state")
+        return record
+
+
+class Player:
+    """One player of one coordinator."""
+
+    def __init__(
+        self,
+        identity: PlayerIdentity,
+        api: CoordinatorApi,
+        state: PlayerState | None = None,
+        lightning: Any = None,
+    ) -> None:
+        self.identity = identity
+        self.api = api
+        self.state = state or PlayerState(None)
+        self.lightning = lightning  # an LND client (coordinator.adapters.lightning), optional
+
+    def keys(self, record: EntryRecord) -> EntryKeys:
+        return self.identity.entry_keys(record.entry_uuid)
+
+    # -- entering -----------------------------------------------------------------------------
+
+    async def reserve(self, competition_id: uuid.UUID) -> EntryRecord:
+        """Reserve a ticket; checks the invoice pays the ticket's hash on our network."""
+        ticket = await self.api.reserve_ticket(competition_id)
+        self._check_invoice(ticket)
+        record = EntryRecord(
+            str(competition_id),
+            str(ticket.ticket_id),
+            str(ticket.entry_id),
+            ticket.payment_hash.hex(),
+            ticket.payment_request,
+            ticket.amount_sats,
+            ticket.invoice_expires_at,
+        )
+        known = self.state.entries.get(record.entry_id)
+        if known is not None and known.ticket_preimage is not None:
+            record.ticket_preimage = known.ticket_preimage
+        self.state.put(record)
+        return record
+
+    def _check_invoice(self, ticket: Ticket) -> None:
+        decoded = decode_invoice(ticket.payment_request)
+        check_invoice(
+            decoded,
+            network=self.identity.network,
+            amount_msat=ticket.amount_sats * 1000,
+            now=time.time(),
+        )
+        if decoded.payment_hash != ticket.payment_hash:
+            raise ValidationError("the ticket's invoice pays another hash than the ticket's")
+
+    async def pay(self, record: EntryRecord, timeout_secs: int = 5) -> str:
+        """Pay the hold invoice from the player's LND node; returns the payment status.
+
+        A hold invoice stays IN_FLIGHT until the coordinator settles it (at funding), so the
+        status right after paying is normally IN_FLIGHT.
+        """
+        if self.lightning is None:
+            raise ConfigError("no Lightning node configured to pay from")
+        payment = await self.lightning.send_payment(
+            record.payment_request,
+            amount_sat=None,
+            fee_limit_sat=max(10, record.amount_sats // 100),
+            timeout_secs=timeout_secs,
+        )
+        return str(payment.status)
+
+    async def wait_for_ticket(
+        self, record: EntryRecord, timeout_secs: float = 60.0, interval_secs: float = 0.5
+    ) -> str:
+        """Poll the ticket status until it is paid; raises if it expired or time runs out."""
+        deadline = time.monotonic() + timeout_secs
+        while True:
+            status = await self.api.ticket_status(record.competition_uuid, record.ticket_uuid)
+            if status in PAID_STATUSES:
+                return status
+            if status in DEAD_STATUSES:
+                raise ValidationError(f"ticket {record.ticket_id} is {status}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"ticket {record.ticket_id} still {status}")
+            await asyncio.sleep(interval_secs)
+
+    def entry_body(self, record: EntryRecord, picks: Sequence[StationPicks]) -> dict[str, Any]:
+        """The ``POST /api/v1/entries`` body (AddEntry) for this ticket."""
+        keys = self.keys(record)
+        return {
+            "id": record.entry_id,
+            "ticket_id": record.ticket_id,
+            "event_id": record.competition_id,
+            "ephemeral_pubkey": keys.pubkey_hex,
+            "payout_hash": keys.payout_hash.hex(),
+            "expected_observations": [p.model_dump(mode="json", exclude_none=True) for p in picks],
+        }
+
+    async def submit_entry(
+        self, record: EntryRecord, picks: Sequence[StationPicks]
+    ) -> dict[str, Any]:
+        entry = await self.api.submit_entry(self.entry_body(record, picks))
+        record.submitted = True
+        self.state.put(record)
+        return entry
+
+    # -- after kickoff ------------------------------------------------------------------------
+
+    async def learn_ticket_preimage(self, record: EntryRecord) -> bytes | None:
+        """The ticket preimage from the player's LND payment, once the hold invoice settled."""
+        if record.ticket_preimage is not None:
+            return bytes.fromhex(record.ticket_preimage)
+        if self.lightning is None:
+            return None
+        payment = await self.lightning.track_payment(bytes.fromhex(record.payment_hash))
+        preimage: bytes | None = payment.preimage
+        if preimage is None:
+            return None
+        if hashlib.sha256(preimage).hexdigest() != record.payment_hash:
+            raise ValidationError("the node's payment preimage does not match the ticket hash")
+        record.ticket_preimage = preimage.hex()
+        self.state.put(record)
+        return preimage
+
+    def set_ticket_preimage(self, record: EntryRecord, preimage: bytes) -> None:
+        """Record a ticket preimage learned elsewhere (e.g. from another wallet)."""
+        if hashlib.sha256(preimage).hexdigest() != record.payment_hash:
+            raise ValidationError("the preimage does not match the ticket's payment hash")
+        record.ticket_preimage = preimage.hex()
+        self.state.put(record)
+
+    def payout_body(self, record: EntryRecord, ln_invoice: str) -> dict[str, Any]:
+        """The ``POST …/payout`` body: the sellback reveals the payout preimage and entry key."""
+        keys = self.keys(record)
+        return {
+            "ticket_id": record.ticket_id,
+            "payout_preimage": keys.payout_preimage.hex(),
+            "ephemeral_private_key": keys.secret.hex(),
+            "ln_invoice": ln_invoice,
+        }
+
+    async def request_payout(self, record: EntryRecord, ln_invoice: str) -> Any:
+        answer = await self.api.request_payout(
+            record.competition_uuid, record.entry_uuid, self.payout_body(record, ln_invoice)
+        )
+        record.payout_requested = True
+        self.state.put(record)
+        return answer
