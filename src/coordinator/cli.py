@@ -13,6 +13,7 @@ import click
 from coordinator import __version__
 from coordinator.app.wallet_cli import wallet as wallet_group
 from coordinator.config import Settings, load_settings
+from coordinator.player.cli import player as player_group
 from coordinator_core.errors import ConfigError, CoordinatorError
 
 log = logging.getLogger("coordinator")
@@ -170,6 +171,7 @@ def status(obj: Context, name: str) -> None:
 
 
 cli.add_command(wallet_group)
+cli.add_command(player_group)
 
 
 @cli.group()

@@ -72,6 +72,7 @@ def build_competition(
     expiry_blocks: int = 40,
     funding_value: int = 200_000,
     fee_rate: int = 500,
+    identities: list[PlayerIdentity] | None = None,
 ) -> LocalCompetition:
     """Fund and sign a competition of ``entries`` fresh players on the devnet chain."""
     space = OutcomeSpace(entries, places)
@@ -80,7 +81,8 @@ def build_competition(
     announcement = Announcement.derive(
         space, Point.from_secret(oracle_secret), Point.from_secret(nonce_secret)
     )
-    players = [PlayerIdentity.generate("regtest") for _ in range(entries)]
+    players = list(identities or [])
+    players += [PlayerIdentity.generate("regtest") for _ in range(entries - len(players))]
     entry_ids = [uuid7() for _ in range(entries)]  # increasing: contract order = creation order
     keys = [p.entry_keys(e) for p, e in zip(players, entry_ids, strict=True)]
     tickets = [secrets.token_bytes(32) for _ in range(entries)]

@@ -25,13 +25,19 @@ from pathlib import Path
 from typing import Any
 
 from coordinator.player.api import CoordinatorApi, Ticket
+from coordinator.player.claim import Claimant, ClaimProgress, claim_step
 from coordinator.player.identity import PlayerIdentity, read_private_file, write_private_file
+from coordinator.player.public import expected_terms, oracle_facts, published_contract
+from coordinator.player.verify import PayoutReport, verify_payout_paths
 from coordinator_core.bolt11 import check_invoice, decode_invoice
 from coordinator_core.entry_keys import EntryKeys
 from coordinator_core.errors import ConfigError, ValidationError
 from coordinator_core.observations import StationPicks
+from ticketdlc.bitcoin.tx import Transaction
+from ticketdlc.contract import SignedContract
 
 MAX_STATE_BYTES = 8 * 1024 * 1024
+MAX_CONTRACT_BYTES = 256 * 1024 * 1024
 PAID_STATUSES = frozenset({"Paid", "Settled", "Used"})
 DEAD_STATUSES = frozenset({"Expired", "Cancelled", "Canceled"})
 
@@ -47,6 +53,7 @@ class EntryRecord:
     payment_request: str
     amount_sats: int
     invoice_expires_at: str | None = None
+    gateway: str | None = None  # the signing gateway named by the ticket, if any
     submitted: bool = False
     ticket_preimage: str | None = None  # learned when the hold invoice settled
     payout_requested: bool = False
@@ -93,6 +100,26 @@ class PlayerState:
         self.entries[record.entry_id] = record
         self.save()
 
+    def contract_file(self, competition_id: str) -> Path | None:
+        """Where the signed contract of a competition is kept (next to the state file)."""
+        if self.path is None:
+            return None
+        return self.path.parent / f"{self.path.stem}.contracts" / f"{competition_id}.json"
+
+    def save_contract(self, competition_id: str, signed_json: dict[str, Any]) -> None:
+        path = self.contract_file(competition_id)
+        if path is not None:
+            write_private_file(path, json.dumps(signed_json).encode())
+
+    def saved_contract(self, competition_id: str) -> dict[str, Any] | None:
+        path = self.contract_file(competition_id)
+        if path is None or not path.exists():
+            return None
+        data = json.loads(read_private_file(path, MAX_CONTRACT_BYTES))
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path} is not a signed contract")
+        return data
+
     def find(self, entry_id: uuid.UUID | str) -> EntryRecord:
         record = self.entries.get(str(entry_id))
         if record is None:
@@ -132,6 +159,7 @@ class Player:
             ticket.payment_request,
             ticket.amount_sats,
             ticket.invoice_expires_at,
+            ticket.raw.get("keymeld_gateway_url") or None,
         )
         known = self.state.entries.get(record.entry_id)
         if known is not None and known.ticket_preimage is not None:
@@ -149,6 +177,19 @@ class Player:
         )
         if decoded.payment_hash != ticket.payment_hash:
             raise ValidationError("the ticket's invoice pays another hash than the ticket's")
+
+    async def register(self, record: EntryRecord) -> bool:
+        """Register the entry key with the signing gateway's enclave for this ticket's slot.
+
+        Returns False when the coordinator signs without a gateway (its ticket names none).
+        """
+        ticket = record.gateway
+        if not ticket:
+            return False
+        raise ValidationError(
+            "this coordinator signs through a signing gateway; registering with it needs the "
+            "player-side registration functions, which this build does not have yet"
+        )
 
     async def pay(self, record: EntryRecord, timeout_secs: int = 5) -> str:
         """Pay the hold invoice from the player's LND node; returns the payment status.
@@ -236,6 +277,81 @@ class Player:
             "ln_invoice": ln_invoice,
         }
 
+    # -- the contract: verify, keep, claim ---------------------------------------------------
+
+    async def verify_contract(
+        self,
+        record: EntryRecord,
+        oracle_url: str | None = None,
+        chain: Any = None,
+    ) -> PayoutReport:
+        """Check this entry's payout paths in the published contract (see ``verify``).
+
+        With ``oracle_url`` the locking points, expiry and entry order are checked against the
+        oracle's own event; with ``chain`` (an Esplora client) the funding transaction too. A
+        contract whose checks all pass is kept next to the state file for :meth:`claim`.
+        """
+        competition = await self.api.competition(record.competition_uuid)
+        published = published_contract(competition)
+        oracle = None
+        if oracle_url is not None:
+            oracle = await oracle_facts(oracle_url, record.competition_uuid)
+        funding_tx = None
+        if chain is not None:
+            raw = await chain.raw_transaction(published.funding_outpoint.split(":")[0])
+            funding_tx = None if raw is None else Transaction.parse(raw)
+        keys = self.keys(record)
+        report = verify_payout_paths(
+            published.params,
+            published.funding_outpoint,
+            published.signatures,
+            entry_id=record.entry_uuid,
+            entry_pubkey=keys.pubkey,
+            ticket_hash=bytes.fromhex(record.payment_hash),
+            payout_hash=keys.payout_hash,
+            expected=expected_terms(competition, oracle),
+            funding_tx=funding_tx,
+        )
+        if chain is not None and funding_tx is None:
+            report.add("funding transaction", False, "not found on chain")
+        if report.ok and published.signed_json is not None:
+            self.state.save_contract(record.competition_id, published.signed_json)
+        return report
+
+    async def signed_contract(self, record: EntryRecord) -> SignedContract:
+        """The signed contract (the kept copy, else the coordinator's), with every signature
+        this player relies on verified."""
+        signed_json = self.state.saved_contract(record.competition_id)
+        if signed_json is None:
+            competition = await self.api.competition(record.competition_uuid)
+            signed_json = published_contract(competition).signed_json
+            if signed_json is None:
+                raise ValidationError("the competition's contract is not signed yet")
+        return SignedContract.from_json(signed_json, self.keys(record).pubkey)
+
+    async def claim(
+        self,
+        record: EntryRecord,
+        chain: Any,
+        destination_script: bytes,
+        fee_rate_sat_vb: int,
+        attestation: int | None = None,
+    ) -> ClaimProgress:
+        """Take the next step of this entry's on-chain claim (see ``claim``)."""
+        signed = await self.signed_contract(record)
+        preimage = await self.learn_ticket_preimage(record)
+        if preimage is None:
+            raise ValidationError(
+                "the ticket preimage is unknown: the hold invoice has not settled yet"
+            )
+        index = signed.params.player_index(self.keys(record).pubkey)
+        if index is None:
+            raise ValidationError("this entry is not a player of the contract")
+        claimant = Claimant(
+            index, self.keys(record).secret, preimage, destination_script, fee_rate_sat_vb
+        )
+        return await claim_step(chain, signed, claimant, attestation)
+
     async def request_payout(self, record: EntryRecord, ln_invoice: str) -> Any:
         answer = await self.api.request_payout(
             record.competition_uuid, record.entry_uuid, self.payout_body(record, ln_invoice)
@@ -243,3 +359,23 @@ class Player:
         record.payout_requested = True
         self.state.put(record)
         return answer
+
+
+def parse_picks(specs: Sequence[str]) -> list[StationPicks]:
+    """``["KORD:temp_high=Over,temp_low=Par", …]`` → the entry's picks, one item per station."""
+    picks: list[StationPicks] = []
+    for spec in specs:
+        station, sep, rest = spec.partition(":")
+        if not sep or not rest:
+            raise ValidationError(f"a pick is STATION:metric=Over|Par|Under[,…], got {spec!r}")
+        values: dict[str, str] = {"stations": station.strip().upper()}
+        for item in rest.split(","):
+            metric, eq, value = item.partition("=")
+            if not eq:
+                raise ValidationError(f"a pick is metric=Over|Par|Under, got {item!r}")
+            values[metric.strip()] = value.strip().capitalize()
+        try:
+            picks.append(StationPicks.model_validate(values))
+        except ValueError as exc:
+            raise ValidationError(f"invalid pick {spec!r}: {exc}") from None
+    return picks
