@@ -25,7 +25,7 @@ from ticketdlc.crypto.secp import Point
 
 
 def player_cli(seed: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: S603
+    return subprocess.run(
         [sys.executable, "-m", "coordinator", "player", "--seed-file", str(seed), *args],
         capture_output=True, text=True, timeout=timeout, check=False,
         env=dict(os.environ, COORDINATOR_URL="http://127.0.0.1:9"),
