@@ -29,3 +29,24 @@ def write_private(path: Path, data: bytes) -> None:
         os.fsync(directory)
     finally:
         os.close(directory)
+
+
+class PrivateFileError(ValueError):
+    """A private file is missing, readable by others, or too large."""
+
+
+def read_private(path: Path, limit: int) -> bytes:
+    """Read a file only its owner may access; refuse group/other permissions or a huge file."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise PrivateFileError(f"file not found: {path}") from None
+    if mode & 0o077:
+        raise PrivateFileError(
+            f"{path} is accessible to others (mode {oct(mode & 0o777)}); chmod 600 it"
+        )
+    with path.open("rb") as handle:
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise PrivateFileError(f"{path} is larger than {limit} bytes")
+    return data

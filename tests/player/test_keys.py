@@ -67,7 +67,7 @@ def test_seed_file_is_private_and_round_trips(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="regtest seed, not signet"):
         load_or_create_identity(path, "signet")
     os.chmod(path, 0o644)
-    with pytest.raises(ConfigError, match="readable by others"):
+    with pytest.raises(ConfigError, match="accessible to others"):
         load_identity(path)
 
 

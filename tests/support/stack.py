@@ -56,8 +56,9 @@ import pytest
 from coordinator.adapters.lightning import LndRestClient, ReconnectPolicy
 from coordinator.player.api import CoordinatorApi
 from coordinator.player.client import Player, PlayerState
-from coordinator.player.identity import PlayerIdentity, write_private_file
+from coordinator.player.identity import PlayerIdentity
 from coordinator_core.faults import ENV_VAR as CRASH_POINTS_ENV
+from coordinator_core.private_file import write_private
 from devnet.launcher import ServiceNotReadyError, ServiceProcess, service_spec, wait_http_ready
 from devnet.lightning.control import DevnetNode, LightningDevnetControl
 from devnet.services import SERVICES
@@ -282,7 +283,7 @@ class DevnetStack:
 
     def _write_admin_token(self) -> None:
         self.admin_token = secrets.token_urlsafe(36)
-        write_private_file(self.admin_token_file, self.admin_token.encode() + b"\n")
+        write_private(self.admin_token_file, self.admin_token.encode() + b"\n")
 
     def _coordinator_process(self) -> CoordinatorProcess:
         home = self.root / "coordinator"

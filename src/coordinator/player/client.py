@@ -26,13 +26,14 @@ from typing import Any
 
 from coordinator.player.api import CoordinatorApi, Ticket
 from coordinator.player.claim import Claimant, ClaimProgress, claim_step
-from coordinator.player.identity import PlayerIdentity, read_private_file, write_private_file
+from coordinator.player.identity import PlayerIdentity, read_private_file
 from coordinator.player.public import expected_terms, oracle_facts, published_contract
 from coordinator.player.verify import PayoutReport, verify_payout_paths
 from coordinator_core.bolt11 import check_invoice, decode_invoice
 from coordinator_core.entry_keys import EntryKeys
 from coordinator_core.errors import ConfigError, ValidationError
 from coordinator_core.observations import StationPicks
+from coordinator_core.private_file import write_private
 from ticketdlc.bitcoin.tx import Transaction
 from ticketdlc.contract import SignedContract
 
@@ -94,7 +95,7 @@ class PlayerState:
         if self.path is None:
             return
         data = {"entries": {key: asdict(value) for key, value in self.entries.items()}}
-        write_private_file(self.path, json.dumps(data, indent=2).encode() + b"\n")
+        write_private(self.path, json.dumps(data, indent=2).encode() + b"\n")
 
     def put(self, record: EntryRecord) -> None:
         self.entries[record.entry_id] = record
@@ -109,7 +110,7 @@ class PlayerState:
     def save_contract(self, competition_id: str, signed_json: dict[str, Any]) -> None:
         path = self.contract_file(competition_id)
         if path is not None:
-            write_private_file(path, json.dumps(signed_json).encode())
+            write_private(path, json.dumps(signed_json).encode())
 
     def saved_contract(self, competition_id: str) -> dict[str, Any] | None:
         path = self.contract_file(competition_id)

@@ -13,9 +13,7 @@ refused.
 from __future__ import annotations
 
 import json
-import os
 import secrets
-import stat
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +23,7 @@ from coordinator_core.bolt11 import BitcoinNetwork
 from coordinator_core.entry_keys import EntryKeys, derive_entry_keys
 from coordinator_core.errors import ConfigError
 from coordinator_core.nostr import npub_encode
+from coordinator_core.private_file import PrivateFileError, read_private, write_private
 from ticketdlc.crypto import bip340
 from ticketdlc.crypto.secp import CURVE_ORDER
 
@@ -99,34 +98,12 @@ def _random_scalar() -> bytes:
             return candidate
 
 
-def write_private_file(path: Path, data: bytes) -> None:
-    """Write ``data`` with mode 0600 through a temporary file, so a crash never half-writes it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def read_private_file(path: Path, limit: int) -> bytes:
-    """Read a file that only its owner may read; refuse looser permissions or a huge file."""
+    """A file only its owner may read (``coordinator_core.private_file``), as a ConfigError."""
     try:
-        mode = path.stat().st_mode
-    except FileNotFoundError:
-        raise ConfigError(f"file not found: {path}") from None
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise ConfigError(f"{path} is readable by others (mode {oct(mode & 0o777)}); chmod 600 it")
-    data = path.read_bytes()
-    if len(data) > limit:
-        raise ConfigError(f"{path} is larger than {limit} bytes")
-    return data
+        return read_private(path, limit)
+    except PrivateFileError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def create_identity(path: Path, network: BitcoinNetwork) -> PlayerIdentity:
@@ -134,7 +111,7 @@ def create_identity(path: Path, network: BitcoinNetwork) -> PlayerIdentity:
     if path.exists():
         raise ConfigError(f"{path} exists already; refusing to overwrite a player seed file")
     identity = PlayerIdentity.generate(network)
-    write_private_file(path, json.dumps(identity.to_json(), indent=2).encode() + b"\n")
+    write_private(path, json.dumps(identity.to_json(), indent=2).encode() + b"\n")
     return identity
 
 

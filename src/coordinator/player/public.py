@@ -35,8 +35,10 @@ class OracleFacts:
 
     @property
     def nonce_point(self) -> Point | None:
-        return None if self.event.nonce_point is None else Point.from_bytes(
-            bytes.fromhex(self.event.nonce_point)
+        return (
+            None
+            if self.event.nonce_point is None
+            else Point.from_bytes(bytes.fromhex(self.event.nonce_point))
         )
 
     @property
