@@ -15,6 +15,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from coordinator_core.errors import ConfigError
+from coordinator_core.keymeld.limits import REAL_GATEWAY
+from coordinator_core.nitro.policy import NON_PRODUCTION_PROFILES, attestation_trust
 
 DEFAULT_CONFIG_PATH = Path("config/local.toml")
 ENV_PREFIX = "COORDINATOR__"
@@ -74,10 +76,27 @@ class LightningSettings(_Section):
 
 
 class KeymeldSettings(_Section):
-    enabled: bool = True
+    """The signing gateway (a keymeld 0.10 gateway), required in every profile.
+
+    The limits are those the gateway enforces (a real gateway's by default): contracts that do
+    not fit are refused before any session is opened. Every enclave is attested before a
+    secret goes to it: ``pcr_pins`` must pin PCR0 or PCR8 (a production config without a pin is
+    refused at load, any other profile refuses to build the signer without one);
+    ``attestation_trust_root_file`` (a PEM root other than the bundled AWS Nitro Root G1) is
+    refused by the production profile.
+    """
+
     gateway_url: str = "http://127.0.0.1:8090"
-    keygen_session_expiry_secs: int = Field(3600, ge=1)
-    signing_session_expiry_secs: int = Field(300, ge=1)
+    keygen_session_expiry_secs: int = Field(3600, ge=1, le=86_400)
+    signing_session_expiry_secs: int = Field(300, ge=1, le=86_400)
+    request_timeout_secs: float = Field(30.0, gt=0, le=600)
+    max_participants: int = Field(REAL_GATEWAY.max_participants, ge=2)
+    max_subsets: int = Field(REAL_GATEWAY.max_subsets, ge=1)
+    max_batch_items: int = Field(REAL_GATEWAY.max_batch_items, ge=1)
+    max_signing_sessions: int = Field(REAL_GATEWAY.max_signing_sessions, ge=1)
+    max_keygen_timeout_secs: int = Field(REAL_GATEWAY.max_timeout_secs, ge=1)
+    pcr_pins: dict[str, str] = {}
+    attestation_trust_root_file: Path | None = None
 
 
 class DevnetSettings(_Section):
@@ -91,6 +110,10 @@ class DevnetSettings(_Section):
     lightning_port: int = Field(8180, ge=1, le=65535)
     oracle_port: int = Field(9800, ge=1, le=65535)
     signer_port: int = Field(8090, ge=1, le=65535)
+    # limits of the devnet signing gateway (the real gateway's by default)
+    signer_max_subsets: int = Field(REAL_GATEWAY.max_subsets, ge=1)
+    signer_max_batch_items: int = Field(REAL_GATEWAY.max_batch_items, ge=1)
+    signer_max_signing_sessions: int = Field(REAL_GATEWAY.max_signing_sessions, ge=1)
     s3_port: int = Field(4566, ge=1, le=65535)
     startup_timeout_secs: float = Field(30.0, gt=0)
 
@@ -113,6 +136,32 @@ class Settings(_Section):
                 raise ValueError("the production profile must not configure [devnet] stand-ins")
             if self.bitcoin.network == "regtest":
                 raise ValueError("the production profile cannot use the regtest network")
+        keymeld = self.keymeld
+        if keymeld.pcr_pins or self.profile == "production":
+            try:
+                pins: dict[str | int, str] = dict(keymeld.pcr_pins.items())
+                attestation_trust(self.profile, pcr_pins=pins, trust_root_file=None)
+            except ConfigError as exc:
+                raise ValueError(f"keymeld.pcr_pins: {exc.message}") from None
+        if (
+            keymeld.attestation_trust_root_file is not None
+            and self.profile not in NON_PRODUCTION_PROFILES
+        ):
+            raise ValueError(
+                f"keymeld: the {self.profile} profile verifies enclaves against the pinned AWS"
+                " Nitro Root G1 only; remove attestation_trust_root_file"
+            )
+        if self.devnet is not None:
+            for name, devnet_limit in (
+                ("max_subsets", self.devnet.signer_max_subsets),
+                ("max_batch_items", self.devnet.signer_max_batch_items),
+                ("max_signing_sessions", self.devnet.signer_max_signing_sessions),
+            ):
+                if getattr(self.keymeld, name) > devnet_limit:
+                    raise ValueError(
+                        f"keymeld.{name} exceeds the devnet gateway's signer_{name} "
+                        f"({devnet_limit})"
+                    )
         return self
 
 

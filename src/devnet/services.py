@@ -52,4 +52,18 @@ SERVICES: list[ServiceSpec] = [
         usage="player node: POST /devnet/nodes {alias, balance_sats} (Bearer token), "
         "then LND REST at /nodes/{alias} with its admin.macaroon",
     ),
+    ServiceSpec(
+        name="signer",
+        title="signing gateway (keymeld 0.10 API)",
+        module="devnet.signer",
+        port_setting="signer_port",
+        health_path="/api/v1/health",
+        usage="enclave epochs and nonce counters: GET /devnet/enclaves; "
+        "restart one: POST /devnet/enclaves/{id}/restart {rotate_key}",
+        setting_options=(
+            ("--max-subsets", "signer_max_subsets"),
+            ("--max-batch-items", "signer_max_batch_items"),
+            ("--max-signing-sessions", "signer_max_signing_sessions"),
+        ),
+    ),
 ]

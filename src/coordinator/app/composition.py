@@ -17,14 +17,17 @@ from typing import Protocol
 from coordinator.adapters.chain.esplora import EsploraClient
 from coordinator.adapters.lightning.client import LndRestClient
 from coordinator.adapters.oracle.client import NoaaOracleClient
+from coordinator.adapters.signer.keymeld import KeymeldSigner
 from coordinator.adapters.sqlite import migrations
 from coordinator.adapters.sqlite.database import Database
 from coordinator.adapters.sqlite.identity import ensure_coordinator_identity
 from coordinator.adapters.wallet.bdk_wallet import BdkWallet
 from coordinator.config import Settings
+from coordinator.domain.keys import CoordinatorKeys
 from coordinator.domain.ports.chain import ChainSource
 from coordinator.domain.ports.lightning import LightningNode
 from coordinator.domain.ports.oracle import OraclePort
+from coordinator.domain.ports.signer import Signer
 from coordinator.domain.ports.wallet import Wallet
 
 log = logging.getLogger(__name__)
@@ -71,6 +74,11 @@ def lightning_node(settings: Settings) -> LightningNode:
 def oracle(settings: Settings, identity_secret: bytes) -> OraclePort:
     """The oracle client for ``[coordinator] oracle_url``, signing NIP-98 with the identity."""
     return NoaaOracleClient(settings.coordinator.oracle_url, identity_secret)
+
+
+def signer(settings: Settings, keys: CoordinatorKeys) -> Signer:
+    """The keymeld gateway client for ``[keymeld]`` (attested enclaves only)."""
+    return KeymeldSigner.from_settings(settings.keymeld, settings.profile, keys)
 
 
 async def open_databases(settings: Settings) -> dict[str, Database]:

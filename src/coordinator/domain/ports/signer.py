@@ -110,8 +110,19 @@ class RegistrationSlot:
     enclave_id: int
     enclave_public_key: bytes  # compressed secp256k1
     enclave_key_epoch: int
-    attestation_document: bytes  # raw COSE_Sign1; empty only where the profile allows it
+    attestation_document: bytes  # raw COSE_Sign1
     attestation_nonce: bytes
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON a player reads (``coordinator_core.keymeld.registration.SlotOffer``)."""
+        return {
+            "context": dict(self.context),
+            "enclave_id": self.enclave_id,
+            "enclave_public_key": self.enclave_public_key.hex(),
+            "enclave_key_epoch": self.enclave_key_epoch,
+            "attestation_document": self.attestation_document.hex(),
+            "attestation_nonce": self.attestation_nonce.hex(),
+        }
 
 
 @dataclass(frozen=True)
@@ -122,6 +133,7 @@ class ParticipantRegistration:
     public_key: bytes  # compressed ephemeral DLC key (the contract player key)
     auth_pubkey: bytes  # compressed, derived from the key for this session
     encrypted_envelope: bytes  # ECIES ciphertext of the RegistrationEnvelope
+    enclave_key_epoch: int  # the slot's epoch the envelope was sealed for
 
 
 @dataclass(frozen=True)

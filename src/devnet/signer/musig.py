@@ -1,0 +1,132 @@
+"""MuSig2 rounds of a simulated enclave, for all the participants it holds at once.
+
+An enclave holding several participants of an item contributes one public nonce (the sum of its
+members' nonces) and one partial signature (the sum of theirs): nonce and partial-signature
+aggregation are sums, so the aggregate is exactly BIP-327's. Secret nonces are derived from a
+per-round random seed held only in memory (:func:`ticketdlc.contract.engine.derive_nonce`), so a
+round that is lost is restarted with a new seed, never reused.
+
+Adaptor items follow the musig2-crate convention of :mod:`ticketdlc.crypto.adaptor`: the nonce
+coefficient ignores the adaptor point, ``R + T`` decides the parity and the challenge, and the
+result is the 65-byte ``R || s'``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from ticketdlc.contract.engine import derive_nonce
+from ticketdlc.crypto import adaptor, bip340, musig2
+from ticketdlc.crypto.secp import CURVE_ORDER, Point, point_sum
+
+n: Final = CURVE_ORDER
+
+
+@dataclass(frozen=True)
+class SigningItem:
+    """One decrypted batch item, as every enclave of the session sees it."""
+
+    index: int
+    batch_item_id: str
+    message: bytes
+    signers: tuple[bytes, ...]  # KeySort-ed compressed keys of the signing group
+    tweaks: tuple[bytes, ...]
+    is_xonly: tuple[bool, ...]
+    adaptor_id: str | None
+    adaptor_point: bytes | None
+
+    def session(self, aggnonce: bytes) -> musig2.SessionValues:
+        point = None if self.adaptor_point is None else Point.from_bytes(self.adaptor_point)
+        context = musig2.SessionContext(
+            aggnonce, self.signers, self.tweaks, self.is_xonly, self.message
+        )
+        return musig2.session_values(context, point)
+
+
+@dataclass(frozen=True)
+class LocalSigner:
+    """A participant key held by the enclave."""
+
+    pubkey: bytes
+    secret: bytes
+
+
+def _members(item: SigningItem, local: Mapping[bytes, LocalSigner]) -> list[LocalSigner]:
+    return [local[pk] for pk in item.signers if pk in local]
+
+
+def _nonce_scalars(
+    seed: bytes, item: SigningItem, members: Sequence[LocalSigner]
+) -> tuple[int, int]:
+    k1 = k2 = 0
+    for member in members:
+        a, b = derive_nonce(seed, member.secret, member.pubkey, item.message, item.index)
+        k1 += a
+        k2 += b
+    return k1 % n, k2 % n
+
+
+def public_nonce(
+    seed: bytes, item: SigningItem, local: Mapping[bytes, LocalSigner]
+) -> bytes | None:
+    """Round 1: the enclave's 66-byte nonce for ``item`` (None if it holds no signer of it)."""
+    members = _members(item, local)
+    if not members:
+        return None
+    k1, k2 = _nonce_scalars(seed, item, members)
+    if k1 == 0 or k2 == 0:  # probability 2^-255
+        raise ValueError("nonce sum is zero")
+    return Point.from_secret(k1).to_bytes() + Point.from_secret(k2).to_bytes()
+
+
+def aggregate_nonce(pubnonces: Sequence[bytes]) -> bytes:
+    """BIP-327 NonceAgg of the enclaves' nonces."""
+    return musig2.nonce_agg(pubnonces)
+
+
+def partial_signature(
+    seed: bytes, item: SigningItem, local: Mapping[bytes, LocalSigner], aggnonce: bytes
+) -> int:
+    """Round 2: the sum of the enclave's members' partial signatures for ``item``."""
+    members = _members(item, local)
+    values = item.session(aggnonce)
+    k1, k2 = _nonce_scalars(seed, item, members)
+    k = (k1 + values.b * k2) % n
+    if values.nonce_negated:
+        k = n - k
+    weighted = sum(
+        values.keyagg.coefficients[m.pubkey] * int.from_bytes(m.secret, "big") for m in members
+    )
+    return (k + values.e * values.key_sign * weighted) % n
+
+
+def partial_valid(
+    item: SigningItem, aggnonce: bytes, pubnonce: bytes, pubkeys: Sequence[bytes], s: int
+) -> bool:
+    """Check an enclave's summed partial signature against its nonce and members' keys."""
+    values = item.session(aggnonce)
+    effective = point_sum(Point.from_bytes(pk) * values.keyagg.coefficients[pk] for pk in pubkeys)
+    r1, r2 = Point.from_bytes(pubnonce[:33]), Point.from_bytes(pubnonce[33:])
+    nonce = point_sum((r1, None if values.b == 0 else r2 * values.b))
+    if nonce is not None and values.nonce_negated:
+        nonce = -nonce
+    c = values.e * values.key_sign % n
+    rhs = point_sum((nonce, None if effective is None or c == 0 else effective * c))
+    lhs = None if s == 0 else Point.from_secret(s)
+    return lhs == rhs
+
+
+def final_signature(item: SigningItem, aggnonce: bytes, partials: Sequence[int]) -> bytes | None:
+    """The aggregate signature (64 bytes, or 65 for adaptor items), or None if it is invalid."""
+    values = item.session(aggnonce)
+    g = 1 if values.Q.has_even_y() else n - 1
+    s = (sum(partials) + values.e * g * values.tacc) % n
+    if item.adaptor_point is None:
+        signature = values.R.xonly() + s.to_bytes(32, "big")
+        ok = bip340.verify(values.Q.xonly(), item.message, signature)
+    else:
+        signature = values.R.to_bytes() + s.to_bytes(32, "big")
+        ok = adaptor.verify(values.Q.xonly(), item.message, signature, item.adaptor_point)
+    return signature if ok else None
