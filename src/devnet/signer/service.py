@@ -145,14 +145,14 @@ class GatewayService:
         self._last_cleanup = 0.0
         self.enclaves: dict[int, Enclave] = {}
         for enclave_id, secret, epoch, generated in store.enclaves():
-            self.enclaves[enclave_id] = Enclave(enclave_id, secret, epoch, generated, attestor)
+            # A restarted gateway's enclaves come back with their KMS-restored key, new epoch.
+            enclave = Enclave(enclave_id, secret, epoch, generated, attestor)
+            enclave.restart(rotate_key=False)
+            self.enclaves[enclave_id] = enclave
+            self._save_enclave(enclave)
         for enclave_id in range(len(self.enclaves), config.enclaves):
             enclave = Enclave(enclave_id, new_enclave_secret(), 1, self.now(), attestor)
             self.enclaves[enclave_id] = enclave
-            self._save_enclave(enclave)
-        # A restarted gateway's enclaves come back with their KMS-restored key in a new epoch.
-        for enclave in self.enclaves.values():
-            enclave.restart(rotate_key=False)
             self._save_enclave(enclave)
         self.keygens: dict[str, KeygenRecord] = {
             record.id: record for record in map(KeygenRecord.from_doc, store.keygens())
