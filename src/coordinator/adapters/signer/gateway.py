@@ -18,9 +18,9 @@ from typing import Any, Final, TypeVar
 
 import httpx
 
-from coordinator.adapters.http_body import read_bounded
 from coordinator.domain.ports.signer import RegistrationConflictError, SignerRejectedError
 from coordinator_core.errors import PermanentError, TransientError
+from coordinator_core.http_body import read_bounded
 from coordinator_core.keymeld.api import (
     CreateSigningRequest,
     CreateSigningResponse,
