@@ -139,16 +139,22 @@ def test_time_locktime_follows_median_time_past(devnet_chain: ChainHandle) -> No
     assert devnet_chain.broadcast(locked.serialize()).accepted
 
 
-def test_double_spend_is_rejected_not_replaced(devnet_chain: ChainHandle) -> None:
+def test_double_spend_replaces_only_when_it_pays_more(devnet_chain: ChainHandle) -> None:
+    """Full RBF as in Bitcoin Core 28+: no opt-in signal, but the replacement must pay."""
     key, utxo = _funded(devnet_chain)
     first = _spend(key, utxo, 99_000)
-    second = _spend(key, utxo, 90_000)  # higher fee: still no replacement
+    second = _spend(key, utxo, 90_000)  # a higher fee: replaces the first
     assert devnet_chain.broadcast(first.serialize()).accepted
-    assert devnet_chain.broadcast(second.serialize()).reason == "txn-mempool-conflict"
     assert devnet_chain.broadcast(first.serialize()).accepted  # idempotent re-broadcast
+    assert devnet_chain.broadcast(second.serialize()).accepted
+    assert devnet_chain.mempool_txids() == [second.txid_hex()]
+    again = devnet_chain.broadcast(first.serialize())
+    assert again.reason is not None and again.reason.startswith(
+        f"insufficient fee, rejecting replacement {first.txid_hex()}; new feerate"
+    )
     devnet_chain.mine(1)
-    assert devnet_chain.broadcast(second.serialize()).reason == "bad-txns-inputs-missingorspent"
-    result = devnet_chain.broadcast(first.serialize())
+    assert devnet_chain.broadcast(first.serialize()).reason == "bad-txns-inputs-missingorspent"
+    result = devnet_chain.broadcast(second.serialize())
     assert result.reason is not None
     assert "txn-already-known" in result.reason
 

@@ -38,12 +38,13 @@ def test_restart_keeps_chain_utxos_and_mempool(tmp_path: Path) -> None:
         assert _utxos(chain, key.script_pubkey) == utxos
         assert sorted(chain.mempool_txids()) == mempool
         assert pending.txid in mempool and spend.txid_hex() in mempool
-        # The reloaded mempool still guards against double spends.
+        # The reloaded mempool still guards against double spends that do not pay more.
         double = key.sign(
-            Transaction(2, [TxIn(confirmed.outpoint)], [TxOut(60_000, key.script_pubkey)]),
+            Transaction(2, [TxIn(confirmed.outpoint)], [TxOut(69_500, key.script_pubkey)]),
             [confirmed.txout],
         )
-        assert chain.broadcast(double.serialize()).reason == "txn-mempool-conflict"
+        reason = chain.broadcast(double.serialize()).reason
+        assert reason is not None and reason.startswith("insufficient fee, rejecting replacement")
         chain.mine(1)
         assert chain.mempool_txids() == []
         assert chain.tx_status(spend.txid_hex())["confirmed"] is True

@@ -14,6 +14,7 @@ import pytest
 from ticketdlc.bitcoin.tx import OutPoint
 from ticketdlc.competition import Announcement, OutcomeSpace
 from ticketdlc.contract import (
+    AnchorParams,
     CompetitionEntry,
     ContractLayout,
     ContractParameters,
@@ -125,7 +126,12 @@ def competition_entries(party: Party, ids: list[uuid.UUID]) -> list[CompetitionE
 
 
 def make_competition(
-    entries: int, places: int, layout: ContractLayout = ContractLayout.OUTCOME_BOUND
+    entries: int,
+    places: int,
+    layout: ContractLayout = ContractLayout.OUTCOME_BOUND,
+    *,
+    anchor: AnchorParams | None = None,
+    expiry: int = 800_000,
 ) -> Competition:
     party = make_party(entries)
     oracle_secret, nonce_secret = 0x1111, 0x2222
@@ -146,13 +152,14 @@ def make_competition(
     params = competition_contract_parameters(
         reversed(entries_by_player),
         announcement,
-        800_000,
+        expiry,
         places,
         Point.from_secret(party.mm_secret),
         funding_value=entries * 50_000,
         fee_rate=2500,
         relative_locktime_block_delta=6,
         layout=layout,
+        anchor=anchor,
     )
     dlc = TicketedDLC.rebuild(params, FUNDING)
     return Competition(

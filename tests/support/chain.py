@@ -7,6 +7,8 @@ Use the ``devnet_chain`` fixture (registered in ``tests/conftest.py``) or :func:
         result = devnet_chain.broadcast(raw_tx)                  # .txid or .reason
         devnet_chain.mine(6)
         devnet_chain.set_time(unix)                              # next blocks' timestamps
+        devnet_chain.set_min_fee_rate(25)                        # fee spike (sat/vB)
+        answer = devnet_chain.submit_package([parent, child])    # POST /txs/package
 
 Every call goes through the same Esplora and ``/devnet`` routes the coordinator uses.
 """
@@ -27,16 +29,19 @@ import pytest
 from devnet.chain.faucet import FaucetKey
 from devnet.launcher import ServiceProcess, service_spec
 from ticketdlc.bitcoin.address import address_to_script_pubkey
-from ticketdlc.bitcoin.tx import OutPoint, TxOut
+from ticketdlc.bitcoin.tx import OutPoint, Transaction, TxOut
+from ticketdlc.contract.cpfp import CpfpChild
 
 __all__ = [
     "Broadcast",
     "ChainHandle",
+    "PackageAnswer",
     "TaprootKey",
     "Utxo",
     "devnet_chain",
     "new_taproot_key",
     "running_chain",
+    "sign_cpfp_child",
 ]
 
 #: A key-path taproot key that can sign spends of its own outputs (``.script_pubkey``,
@@ -47,6 +52,12 @@ TaprootKey = FaucetKey
 def new_taproot_key() -> TaprootKey:
     """A fresh random key-path taproot key."""
     return TaprootKey(secrets.token_bytes(32))
+
+
+def sign_cpfp_child(key: TaprootKey, child: CpfpChild) -> Transaction:
+    """The child signed by ``key``, which holds every funding coin (the anchor input, first,
+    stays without a witness)."""
+    return key.sign(child.tx, child.prevouts, inputs=range(1, len(child.tx.inputs)))
 
 
 @dataclass(frozen=True)
@@ -77,6 +88,24 @@ class Broadcast:
     @property
     def accepted(self) -> bool:
         return self.txid is not None
+
+
+@dataclass(frozen=True)
+class PackageAnswer:
+    """What ``POST /txs/package`` said: ``submitpackage``'s result, or an error text."""
+
+    status: int
+    result: dict[str, Any] | None
+    text: str
+
+    @property
+    def message(self) -> str | None:
+        return None if self.result is None else str(self.result["package_msg"])
+
+    def tx_result(self, wtxid: str) -> dict[str, Any]:
+        assert self.result is not None, self.text
+        entry: dict[str, Any] = self.result["tx-results"][wtxid]
+        return entry
 
 
 class ChainHandle:
@@ -147,6 +176,13 @@ class ChainHandle:
     def automine(self, interval_secs: float) -> None:
         self._control("automine", {"interval_secs": interval_secs})
 
+    def set_min_fee_rate(self, sat_per_vb: float, mempool: bool = True) -> dict[str, float]:
+        """The miner's minimum package fee rate and (``mempool``) the mempool's."""
+        rates: dict[str, float] = self._control(
+            "min-fee-rate", {"sat_per_vb": sat_per_vb, "mempool": mempool}
+        )
+        return rates
+
     # -- Esplora ------------------------------------------------------------------------------
 
     def broadcast(self, raw_tx: bytes) -> Broadcast:
@@ -154,6 +190,21 @@ class ChainHandle:
         if response.status_code == 200:
             return Broadcast(response.text.strip(), None)
         return Broadcast(None, reject_reason(response.text))
+
+    def set_package_relay(self, enabled: bool) -> None:
+        """Serve ``POST /txs/package``, or answer 404 like an Esplora without it."""
+        self._control("package-relay", {"enabled": enabled})
+
+    def submit_package(
+        self, raw_txs: list[bytes], query: dict[str, str] | None = None
+    ) -> PackageAnswer:
+        """``POST /txs/package``: Core's ``submitpackage`` result, or the error text."""
+        response = self.http.post(
+            "/txs/package", json=[raw.hex() for raw in raw_txs], params=query or {}
+        )
+        if response.status_code == 200:
+            return PackageAnswer(200, response.json(), "")
+        return PackageAnswer(response.status_code, None, response.text)
 
     def tip_height(self) -> int:
         return int(self.get("/blocks/tip/height"))

@@ -11,10 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import PlainTextResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -28,7 +28,8 @@ from devnet.chain.chain import (
     TxLookup,
 )
 from devnet.chain.index import BlockInfo, scripthash
-from devnet.chain.policy import TxRejectedError
+from devnet.chain.package import MAX_PACKAGE_COUNT, PackageRpcError
+from devnet.chain.policy import COIN, MAX_FEE_RATE_PER_KVB, TxRejectedError
 from devnet.chain.queries import BLOCK_TXS_PAGE, EsploraQueries, TooManyError
 from devnet.chain.views import block_json, status_json, tx_json
 from devnet.common import require_devnet_token, validation_message
@@ -286,6 +287,66 @@ async def broadcast(request: Request, chain: Chain) -> PlainTextResponse:
     return _text(txid)
 
 
+MIN_PACKAGE_TX_HEX: Final = 120  # Esplora's pre-check: at least 60 bytes per transaction
+MAX_FEE_RATE_BTC_PER_KVB: Final = 1.0  # submitpackage refuses a higher maxfeerate
+
+
+def _package_error(exc: PackageRpcError) -> PlainTextResponse:
+    return _text(
+        "submitpackage RPC error: " + json.dumps({"code": exc.code, "message": exc.message}), 400
+    )
+
+
+def _package_body(body: bytes) -> list[bytes]:
+    """Esplora's pre-checks of ``POST /txs/package``: a JSON array of transaction hex."""
+    try:
+        items = json.loads(body)
+    except ValueError as exc:
+        raise HTTPException(400, f"invalid JSON body: {exc}") from exc
+    if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
+        raise HTTPException(400, "the body must be a JSON array of transaction hex strings")
+    if len(items) > MAX_PACKAGE_COUNT:
+        raise HTTPException(400, f"Exceeded maximum of {MAX_PACKAGE_COUNT} transactions")
+    for index, item in enumerate(items):
+        if not MIN_PACKAGE_TX_HEX <= len(item) < MAX_TX_HEX_CHARS:
+            raise HTTPException(400, f"Invalid transaction size for item {index}")
+        if not is_hex(item):
+            raise HTTPException(400, f"Invalid transaction hex for item {index}")
+    return [bytes.fromhex(item) for item in items]
+
+
+def _btc_amount(value: float | None, default: int, what: str, maximum: float) -> int:
+    if value is None:
+        return default
+    if not 0 <= value <= maximum:
+        raise HTTPException(400, f"Invalid {what}")
+    return round(value * COIN)
+
+
+@esplora.post("/txs/package")
+async def broadcast_package(
+    request: Request,
+    chain: Chain,
+    maxfeerate: Annotated[float | None, Query()] = None,
+    maxburnamount: Annotated[float | None, Query()] = None,
+) -> Response:
+    """Bitcoin Core's ``submitpackage`` result, or its RPC error as Esplora relays it.
+
+    ``maxfeerate`` is in BTC/kvB (default 0.1; 0 disables the check), ``maxburnamount`` in
+    BTC (default 0).
+    """
+    if not chain.package_relay:
+        raise HTTPException(404, 'endpoint does not exist "/txs/package"')
+    raws = _package_body(await request.body())
+    fee_rate = _btc_amount(maxfeerate, MAX_FEE_RATE_PER_KVB, "maxfeerate", MAX_FEE_RATE_BTC_PER_KVB)
+    burn = _btc_amount(maxburnamount, 0, "maxburnamount", MAX_MONEY_SAT / COIN)
+    try:
+        result = await run_in_threadpool(chain.submit_package, raws, fee_rate or None, burn)
+    except PackageRpcError as exc:
+        return _package_error(exc)
+    return JSONResponse(result.to_json())
+
+
 # ``/address/{address}…`` and ``/scripthash/{hash}…`` answer the same queries.
 def _script_routes(path: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     def register(handler: Callable[..., Any]) -> Callable[..., Any]:
@@ -404,6 +465,15 @@ class FeeEstimatesRequest(_Body):
     ] = Field(max_length=100)
 
 
+class PackageRelayRequest(_Body):
+    enabled: bool
+
+
+class MinFeeRateRequest(_Body):
+    sat_per_vb: float = Field(ge=0, lt=1e6)
+    mempool: bool = True
+
+
 def _destination(address: str | None, script: str | None) -> bytes | None:
     if address is not None:
         return _script_of_address(address)
@@ -411,7 +481,7 @@ def _destination(address: str | None, script: str | None) -> bytes | None:
 
 
 control = APIRouter(prefix="/devnet", dependencies=[Depends(require_devnet_token)])
-"""``/devnet/*``: mine, faucet, clock, automine, fee estimates (bearer token required)."""
+"""``/devnet/*``: mine, faucet, clock, automine, fee estimates, fee floors (bearer token)."""
 
 
 @control.post("/mine")
@@ -458,6 +528,19 @@ def automine(
 def set_fee_estimates(body: FeeEstimatesRequest, chain: Chain) -> dict[str, float]:
     chain.set_fee_estimates(dict(body.estimates))
     return {str(t): r for t, r in sorted(chain.fee_estimates().items())}
+
+
+@control.post("/min-fee-rate")
+def set_min_fee_rate(body: MinFeeRateRequest, chain: Chain) -> dict[str, float]:
+    """Fee spike: the miner's minimum package fee rate and (``mempool``) the mempool's."""
+    return chain.set_min_fee_rate(body.sat_per_vb, body.mempool).to_json()
+
+
+@control.post("/package-relay")
+def set_package_relay(body: PackageRelayRequest, chain: Chain) -> dict[str, bool]:
+    """Serve ``POST /txs/package`` or answer 404 like an Esplora without package relay."""
+    chain.package_relay = body.enabled
+    return {"enabled": chain.package_relay}
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -12,8 +12,8 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
@@ -30,15 +30,21 @@ from devnet.chain.faucet import FAUCET_FEE_RATE, FaucetKey, build_payment, estim
 from devnet.chain.index import BlockInfo, ChainIndex, IndexedTx
 from devnet.chain.kernel import Kernel, split_block
 from devnet.chain.mempool import Mempool, MempoolEntry
+from devnet.chain.miner import select_transactions
 from devnet.chain.model import ChainTx, Coin
+from devnet.chain.package import PackageResult, decode_package, submit_package
 from devnet.chain.policy import (
+    DEFAULT_BLOCK_MIN_FEE_PER_KVB,
     MAX_ANCESTORS,
+    MAX_FEE_RATE_PER_KVB,
     TxRejectedError,
     check_final,
     check_inputs,
+    check_mempool_min_fee,
     check_transaction,
     dust_threshold,
 )
+from devnet.chain.rbf import check_disjoint, check_replacement
 from ticketdlc.bitcoin.encoding import DecodeError
 from ticketdlc.bitcoin.tx import OutPoint, TxOut
 
@@ -52,6 +58,7 @@ MAX_FAUCET_INPUTS: Final = 50
 _FAUCET_SCAN_LIMIT: Final = 1000
 _META_CLOCK_OFFSET = "clock_offset"
 _META_FEE_ESTIMATES = "fee_estimates"
+_META_MIN_FEE_RATES = "min_fee_rates"
 
 
 class BlockRejectedError(Exception):
@@ -64,6 +71,30 @@ class FaucetError(Exception):
 
 class ClockError(ValueError):
     """A requested block time the chain cannot use."""
+
+
+@dataclass(frozen=True)
+class MinFeeRates:
+    """Fee floors in sat/kvB: the miner's (``-blockmintxfee``) and the mempool's minimum
+    (Core's ``mempoolminfee``, 0 = none besides the minimum relay fee)."""
+
+    block: int = DEFAULT_BLOCK_MIN_FEE_PER_KVB
+    mempool: int = 0
+
+    def to_json(self) -> dict[str, float]:
+        return {"block_sat_per_vb": self.block / 1000, "mempool_sat_per_vb": self.mempool / 1000}
+
+
+@dataclass
+class Workspace:
+    """A transaction passing through mempool acceptance: its coins, fee and conflicts."""
+
+    ctx: ChainTx
+    coins: list[Coin]
+    parents: frozenset[bytes]  # in-mempool (or earlier in-package) parents
+    fee: int
+    conflicts: set[bytes]  # mempool transactions spending the same outpoints
+    evicted: list[bytes] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -106,6 +137,9 @@ class DevnetChain:
             self._reconcile_index()
             offset = self.index.get_meta(_META_CLOCK_OFFSET)
             self.clock_offset = int(offset) if offset is not None else 0
+            self.package_relay = True  # POST /txs/package served (a devnet control switch)
+            rates = self.index.get_meta(_META_MIN_FEE_RATES)
+            self.min_fee_rates = MinFeeRates(**json.loads(rates)) if rates else MinFeeRates()
             if self.kernel.height == 0:
                 self._mine(INITIAL_BLOCKS, self.faucet_key.script_pubkey, None)
             self._load_mempool()
@@ -172,7 +206,7 @@ class DevnetChain:
                 ctx = ChainTx.from_raw(bytes.fromhex(raw_hex))
                 if ctx.txid in self.mempool or self.index.transaction(ctx.txid) is not None:
                     continue
-                self._accept(ctx, int(when or time.time()), journal=False)
+                self._accept(ctx, int(when or time.time()), journal=False, fee_floor=False)
                 accepted += 1
             except (TxRejectedError, DecodeError, ValueError) as exc:
                 dropped += 1
@@ -230,13 +264,27 @@ class DevnetChain:
         with self.lock:
             self.index.set_meta(_META_FEE_ESTIMATES, json.dumps(estimates))
 
+    def set_min_fee_rate(self, sat_per_vb: float, mempool: bool = True) -> MinFeeRates:
+        """Simulate a fee spike: the miner includes only packages paying ``sat_per_vb``, and
+        (``mempool``) new transactions below it are refused unless a package lifts them."""
+        per_kvb = round(sat_per_vb * 1000)
+        with self.lock:
+            block = max(per_kvb, DEFAULT_BLOCK_MIN_FEE_PER_KVB)
+            self.min_fee_rates = MinFeeRates(block, per_kvb if mempool else 0)
+            self.index.set_meta(
+                _META_MIN_FEE_RATES,
+                json.dumps({"block": block, "mempool": self.min_fee_rates.mempool}),
+            )
+            return self.min_fee_rates
+
     # -- transactions -------------------------------------------------------------------------
 
     def submit_transaction(self, raw: bytes) -> str:
         """Accept a transaction into the mempool; returns its txid.
 
         A transaction already in the mempool is accepted again without effect (as
-        ``sendrawtransaction`` does). Raises :class:`TxRejectedError` with Core's reason.
+        ``sendrawtransaction`` does); one spending what a mempool transaction spends replaces
+        it if it pays for that (full RBF). Raises :class:`TxRejectedError` with Core's reason.
         """
         try:
             ctx = ChainTx.from_raw(raw)
@@ -247,20 +295,51 @@ class DevnetChain:
                 self._accept(ctx, int(time.time()), journal=True)
         return ctx.txid_hex
 
+    def submit_package(
+        self,
+        raws: Sequence[bytes],
+        max_fee_rate_per_kvb: int | None = MAX_FEE_RATE_PER_KVB,
+        max_burn: int = 0,
+    ) -> PackageResult:
+        """Bitcoin Core's ``submitpackage``: a child with (some of) its unconfirmed parents.
+
+        Raises :class:`~devnet.chain.package.PackageRpcError` for a request ``submitpackage``
+        refuses outright (size, decoding, topology); otherwise every transaction's result.
+        """
+        txs = decode_package(raws, max_burn)
+        with self.lock:
+            return submit_package(self, txs, max_fee_rate_per_kvb)
+
     def _coin(self, outpoint: OutPoint, next_height: int) -> Coin | None:
         return self.index.coin(outpoint) or self.mempool.coin(outpoint, next_height)
 
-    def _accept(self, ctx: ChainTx, now: int, journal: bool) -> None:
+    def prechecks(
+        self,
+        ctx: ChainTx,
+        created: Mapping[OutPoint, Coin] | None = None,
+        *,
+        fee_floor: bool = True,
+        max_fee_rate_per_kvb: int | None = MAX_FEE_RATE_PER_KVB,
+    ) -> Workspace:
+        """Every check but replacement and scripts, in Bitcoin Core's order.
+
+        ``created`` holds outputs of earlier transactions of a package (not in the mempool
+        yet); ``fee_floor`` applies the mempool's minimum fee rate to this transaction alone.
+        """
         tip = self.tip()
         next_height = tip.height + 1
         check_transaction(ctx)
         check_final(ctx, next_height, tip.mediantime)
         coins: list[Coin] = []
         parents: set[bytes] = set()
+        conflicts: set[bytes] = set()
         for txin in ctx.tx.inputs:
-            if self.mempool.spender(txin.prevout) is not None:
-                raise TxRejectedError("txn-mempool-conflict")
-            coin = self._coin(txin.prevout, next_height)
+            spender = self.mempool.spender(txin.prevout)
+            if spender is not None:
+                conflicts.add(spender[0])
+            coin = created.get(txin.prevout) if created else None
+            if coin is None:
+                coin = self._coin(txin.prevout, next_height)
             if coin is None:
                 if self.index.transaction(ctx.txid) is not None:
                     raise TxRejectedError("txn-already-known")
@@ -268,25 +347,54 @@ class DevnetChain:
             if coin.in_mempool:
                 parents.add(txin.prevout.txid)
             coins.append(coin)
-        fee = check_inputs(ctx, coins, next_height, self.median_time_past)
-        if self.mempool.ancestor_count(parents) + 1 > MAX_ANCESTORS:
+        fee = check_inputs(ctx, coins, next_height, self.median_time_past, max_fee_rate_per_kvb)
+        if fee_floor:
+            check_mempool_min_fee(fee, ctx.vsize, self.min_fee_rates.mempool)
+        ancestors = self.mempool.ancestors(parents)
+        if len(ancestors) + 1 > MAX_ANCESTORS:
             raise TxRejectedError(
                 "too-long-mempool-chain", f"exceeds ancestor limit [{MAX_ANCESTORS}]"
             )
+        if conflicts:
+            check_disjoint(ctx, ancestors, conflicts)
         if not self.mempool.has_room(ctx.weight):
             raise TxRejectedError("mempool full")
+        return Workspace(ctx, coins, frozenset(parents), fee, conflicts)
+
+    def check_scripts(self, ws: Workspace) -> None:
+        """The kernel's script checks (all consensus flags) over every input."""
         failing = self.kernel.verify_scripts(
-            ctx.raw, [(coin.script_pubkey, coin.value) for coin in coins]
+            ws.ctx.raw, [(coin.script_pubkey, coin.value) for coin in ws.coins]
         )
         if failing is not None:
             raise TxRejectedError(
                 "mandatory-script-verify-flag-failed",
                 f"script of input {failing} does not verify",
             )
-        self.mempool.add(MempoolEntry(ctx, fee, now, tuple(coins), frozenset(parents)))
-        if journal:
+
+    def commit(self, ws: Workspace, now: int, journal: bool) -> None:
+        """Evict what ``ws`` replaces and add it to the mempool (and its journal)."""
+        for txid in reversed(ws.evicted):
+            self.mempool.remove(txid)
+        self.mempool.add(MempoolEntry(ws.ctx, ws.fee, now, tuple(ws.coins), ws.parents))
+        if ws.evicted:
+            log.info(
+                "mempool: %s replaced %s",
+                ws.ctx.txid_hex,
+                ", ".join(t[::-1].hex() for t in ws.evicted),
+            )
+            self._rewrite_journal()
+        elif journal:
             with self._journal_path.open("a") as handle:
-                handle.write(f"{ctx.raw.hex()} {now}\n")
+                handle.write(f"{ws.ctx.raw.hex()} {now}\n")
+
+    def _accept(self, ctx: ChainTx, now: int, journal: bool, fee_floor: bool = True) -> Workspace:
+        ws = self.prechecks(ctx, fee_floor=fee_floor)
+        if ws.conflicts:
+            ws.evicted = check_replacement(self.mempool, ctx, ws.fee, ws.conflicts)
+        self.check_scripts(ws)
+        self.commit(ws, now, journal)
+        return ws
 
     def lookup(self, txid: bytes) -> TxLookup | None:
         """A confirmed or mempool transaction, with its prevouts."""
@@ -327,21 +435,9 @@ class DevnetChain:
         return hashes
 
     def _template(self) -> tuple[list[ChainTx], int]:
-        """Mempool transactions that fit a block, parents before children."""
-        chosen: list[ChainTx] = []
-        included: set[bytes] = set()
-        weight = COINBASE_WEIGHT_RESERVE
-        fees = 0
-        for entry in self.mempool:
-            if any(p in self.mempool and p not in included for p in entry.parents):
-                continue
-            if weight + entry.ctx.weight > MAX_BLOCK_WEIGHT:
-                continue
-            chosen.append(entry.ctx)
-            included.add(entry.ctx.txid)
-            weight += entry.ctx.weight
-            fees += entry.fee
-        return chosen, fees
+        """Mempool transactions for the next block, by ancestor package fee rate."""
+        budget = MAX_BLOCK_WEIGHT - COINBASE_WEIGHT_RESERVE
+        return select_transactions(self.mempool, self.min_fee_rates.block, budget)
 
     def _fees_of(self, txs: Sequence[ChainTx]) -> int:
         """Fees of explicitly given transactions, counting only those whose inputs are known."""
@@ -419,20 +515,27 @@ class DevnetChain:
             self._mine(1, self.faucet_key.script_pubkey, None)
             return self._pay(script_pubkey, sats)
 
+    def _faucet_fee_rate(self) -> int:
+        """The faucet's rate in sat/vB: its usual one, or enough for the fee floors."""
+        floor = max(self.min_fee_rates.block, self.min_fee_rates.mempool)
+        return max(FAUCET_FEE_RATE, -(-floor // 1000) + 1)
+
     def _pay(self, script_pubkey: bytes, sats: int) -> tuple[str, int]:
-        coins = self._faucet_coins(sats)
+        rate = self._faucet_fee_rate()
+        coins = self._faucet_coins(sats, rate)
         tx = build_payment(
             self.faucet_key,
             coins,
             script_pubkey,
             sats,
             dust_threshold(self.faucet_key.script_pubkey),
+            rate,
         )
         ctx = ChainTx.from_tx(tx)
         self._accept(ctx, int(time.time()), journal=True)
         return ctx.txid_hex, 0
 
-    def _faucet_coins(self, sats: int) -> list[tuple[OutPoint, TxOut]]:
+    def _faucet_coins(self, sats: int, fee_rate: int) -> list[tuple[OutPoint, TxOut]]:
         """Mature confirmed faucet outputs first, then the faucet's unconfirmed change."""
         script = self.faucet_key.script_pubkey
         next_height = self.tip().height + 1
@@ -454,7 +557,7 @@ class DevnetChain:
                 break
             chosen.append(candidate)
             total += candidate[1].value
-            if total >= sats + estimated_vsize(len(chosen), 2) * FAUCET_FEE_RATE:
+            if total >= sats + estimated_vsize(len(chosen), 2) * fee_rate:
                 return chosen
         raise FaucetError(
             f"the faucet has {total} spendable sats in {len(chosen)} outputs, not enough for "

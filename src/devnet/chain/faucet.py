@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,11 +47,14 @@ class FaucetKey:
             d = CURVE_ORDER - d
         return ((d + tap_tweak(self.internal_key, None)) % CURVE_ORDER).to_bytes(32, "big")
 
-    def sign(self, tx: Transaction, spent: Sequence[TxOut]) -> Transaction:
-        """Key-path sign every input (all of them spend this key's outputs)."""
+    def sign(
+        self, tx: Transaction, spent: Sequence[TxOut], inputs: Iterable[int] | None = None
+    ) -> Transaction:
+        """Key-path sign the inputs at ``inputs`` (every input by default), which spend this
+        key's outputs; ``spent`` holds the output each input of ``tx`` spends."""
         cache = SighashCache(tx, spent)
         secret = self.tweaked_secret()
-        for index in range(len(tx.inputs)):
+        for index in range(len(tx.inputs)) if inputs is None else inputs:
             digest = cache.taproot(index, SIGHASH_DEFAULT)
             tx = tx.with_witness(index, [bip340.sign(secret, digest, os.urandom(32))])
         return tx
@@ -68,10 +71,12 @@ def build_payment(
     script_pubkey: bytes,
     sats: int,
     change_dust: int,
+    fee_rate: int = FAUCET_FEE_RATE,
 ) -> Transaction:
-    """Signed transaction paying ``sats`` to ``script_pubkey`` from ``coins``, change back."""
+    """Signed transaction paying ``sats`` to ``script_pubkey`` from ``coins``, change back,
+    at ``fee_rate`` sat/vB."""
     total = sum(out.value for _, out in coins)
-    fee = estimated_vsize(len(coins), 2) * FAUCET_FEE_RATE
+    fee = estimated_vsize(len(coins), 2) * fee_rate
     change = total - sats - fee
     if change < 0:
         raise ValueError("coins do not cover the amount and the fee")

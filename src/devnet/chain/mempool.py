@@ -1,7 +1,8 @@
-"""The devnet mempool: accepted transactions, their in-mempool parents and spent outpoints.
+"""The devnet mempool: accepted transactions, their in-mempool parents and children, and spent
+outpoints.
 
-Conflicting spends are rejected, not replaced (no RBF). Entries keep arrival order, which is
-always a valid dependency order because a parent must be present before its child is accepted.
+Entries keep arrival order, which is always a valid dependency order: a parent is present
+before its child is accepted, and a replacement enters after removing what it replaces.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class Mempool:
     def __init__(self) -> None:
         self._entries: dict[bytes, MempoolEntry] = {}
         self._spenders: dict[OutPoint, tuple[bytes, int]] = {}
+        self._children: dict[bytes, set[bytes]] = {}
         self._weight = 0
 
     def __len__(self) -> int:
@@ -66,8 +68,8 @@ class Mempool:
         out = entry.ctx.tx.outputs[outpoint.vout]
         return Coin(out.value, out.script_pubkey, next_height, in_mempool=True)
 
-    def ancestor_count(self, parents: Iterable[bytes]) -> int:
-        """Number of distinct in-mempool ancestors reachable from ``parents``."""
+    def ancestors(self, parents: Iterable[bytes]) -> set[bytes]:
+        """The in-mempool transactions reachable from ``parents`` (``parents`` included)."""
         seen: set[bytes] = set()
         stack = list(parents)
         while stack:
@@ -76,7 +78,11 @@ class Mempool:
                 continue
             seen.add(txid)
             stack.extend(self._entries[txid].parents)
-        return len(seen)
+        return seen
+
+    def ancestor_count(self, parents: Iterable[bytes]) -> int:
+        """Number of distinct in-mempool ancestors reachable from ``parents``."""
+        return len(self.ancestors(parents))
 
     def has_room(self, weight: int) -> bool:
         return len(self._entries) < MAX_MEMPOOL_TXS and self._weight + weight <= MAX_MEMPOOL_WEIGHT
@@ -92,6 +98,8 @@ class Mempool:
         self._entries[txid] = entry
         for vin, txin in enumerate(entry.ctx.tx.inputs):
             self._spenders[txin.prevout] = (txid, vin)
+        for parent in entry.parents:
+            self._children.setdefault(parent, set()).add(txid)
         self._weight += entry.ctx.weight
 
     def remove(self, txid: bytes) -> MempoolEntry | None:
@@ -102,23 +110,36 @@ class Mempool:
         for txin in entry.ctx.tx.inputs:
             if self._spenders.get(txin.prevout, (None,))[0] == txid:
                 del self._spenders[txin.prevout]
+        for parent in entry.parents:
+            children = self._children.get(parent)
+            if children is not None:
+                children.discard(txid)
+                if not children:
+                    del self._children[parent]
         self._weight -= entry.ctx.weight
         return entry
 
+    def children(self, txid: bytes) -> set[bytes]:
+        """Txids of the mempool transactions spending an output of ``txid``."""
+        return set(self._children.get(txid, ()))
+
     def descendants(self, txid: bytes) -> list[bytes]:
         """Txids of every mempool transaction depending on ``txid``, in arrival order."""
-        found = {txid}
-        for other, entry in self._entries.items():
-            if entry.parents & found:
-                found.add(other)
-        found.discard(txid)
-        return [t for t in self._entries if t in found]
+        found: set[bytes] = set()
+        stack = list(self._children.get(txid, ()))
+        while stack:
+            child = stack.pop()
+            if child not in found:
+                found.add(child)
+                stack.extend(self._children.get(child, ()))
+        return [t for t in self._entries if t in found] if found else []
 
     def clear(self) -> list[MempoolEntry]:
         """Remove and return every entry, in arrival order."""
         entries = list(self._entries.values())
         self._entries.clear()
         self._spenders.clear()
+        self._children.clear()
         self._weight = 0
         return entries
 

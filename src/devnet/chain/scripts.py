@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Final
 
 from ticketdlc.bitcoin.address import AddressError, script_pubkey_to_address
+from ticketdlc.bitcoin.anchor import is_anchor_script
 from ticketdlc.bitcoin.script import OP_CHECKMULTISIG, OP_CHECKSIG, OP_RETURN, witness_program
 
 REGTEST_HRP: Final = "bcrt"
 MAX_SCRIPT_SIZE: Final = 10_000
-ANCHOR_SCRIPT: Final = bytes.fromhex("51024e73")
 
 _NAMES: Final[dict[int, str]] = {
     0x00: "OP_0",
@@ -108,7 +108,7 @@ _NAMES: Final[dict[int, str]] = {
 
 def script_type(script: bytes) -> str:
     """Esplora's ``scriptpubkey_type`` of an output script."""
-    if script == ANCHOR_SCRIPT:
+    if is_anchor_script(script):
         return "anchor"
     program = witness_program(script)
     if program is not None:

@@ -30,6 +30,12 @@ from typing import Any
 from ticketdlc.bitcoin.fees import P2TR_KEY_SPEND, InputWeightPrediction
 from ticketdlc.bitcoin.tx import SEQUENCE_FINAL, OutPoint, Transaction, TxIn, TxOut
 from ticketdlc.contract.build import TicketedDLC
+from ticketdlc.contract.cpfp import (
+    CpfpChild,
+    CpfpFundingInput,
+    contract_cpfp_child,
+    presigned_tx_fee,
+)
 from ticketdlc.contract.errors import SpendError
 from ticketdlc.contract.jsoncodec import (
     JsonObj,
@@ -178,6 +184,25 @@ class SignedContract:
         info = self.dlc.outcome_infos[win.outcome]
         witness = info.split_witness(signature, ticket_preimage, win.player_index)
         return self.dlc.split_txs[win.outcome].with_witness(0, witness)
+
+    # -- fee bumping (anchored contracts) ------------------------------------------------
+
+    def presigned_tx_fee(self, tx: Transaction) -> int | None:
+        """The fee a pre-signed outcome, expiry or split transaction pays (``None`` for any
+        other transaction); see :func:`~ticketdlc.contract.cpfp.presigned_tx_fee`."""
+        return presigned_tx_fee(self.dlc, tx)
+
+    def cpfp_child_template(
+        self,
+        parent: Transaction,
+        funding_inputs: Sequence[CpfpFundingInput],
+        change_script: bytes,
+        package_rate: int,
+    ) -> CpfpChild:
+        """The unsigned CPFP child bringing the signed pre-signed ``parent`` and itself to
+        ``package_rate`` (sat/kwu) from the caller's confirmed coins; see
+        :func:`~ticketdlc.contract.cpfp.cpfp_child_template`."""
+        return contract_cpfp_child(self.dlc, parent, funding_inputs, change_script, package_rate)
 
     # -- templates -----------------------------------------------------------------------
 

@@ -3,14 +3,18 @@
 Every request has a timeout; transport errors and 429/5xx answers are retried with backoff and
 finally raise :class:`TransientError`. Responses are read with a size bound and validated before
 use. Broadcasting is idempotent: a transaction the server already knows counts as broadcast.
+Packages go through ``POST /txs/package`` (Esplora's relay of Bitcoin Core's ``submitpackage``);
+a server without it raises :class:`PackageRelayUnsupportedError`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import random
+from collections.abc import Sequence
 from typing import Annotated, Any, Final
 
 import httpx
@@ -20,6 +24,9 @@ from pydantic import ValidationError as PydanticValidationError
 from coordinator.domain.ports.chain import (
     BroadcastRejectedError,
     OutputSpend,
+    PackageRelayUnsupportedError,
+    PackageResult,
+    PackageTxResult,
     TxStatus,
     confirmations_from,
 )
@@ -32,6 +39,9 @@ from ticketdlc.bitcoin.tx import Transaction
 log = logging.getLogger(__name__)
 
 RETRYABLE_STATUS: Final = frozenset({429, 500, 502, 503, 504})
+MAX_PACKAGE_TXS: Final = 25
+SATS_PER_BTC: Final = 100_000_000
+_NO_PACKAGE_RELAY: Final = ("method not found", "endpoint does not exist", "not found")
 MAX_RESPONSE_BYTES: Final = 4 * 1024 * 1024
 Hash = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 MAX_HEIGHT: Final = 100_000_000
@@ -69,6 +79,30 @@ class _Block(_Model):
     height: Height
     timestamp: Timestamp
     mediantime: Timestamp | None = None
+
+
+Btc = Annotated[float, Field(ge=0, le=21_000_000)]
+
+
+class _PackageFees(_Model):
+    base: Btc
+    effective_feerate: Btc | None = Field(None, alias="effective-feerate")
+
+
+class _PackageTx(_Model):
+    txid: Hash
+    other_wtxid: Hash | None = Field(None, alias="other-wtxid")
+    vsize: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
+    fees: _PackageFees | None = None
+    error: Annotated[str, Field(max_length=1000)] | None = None
+
+
+class _PackageAnswer(_Model):
+    package_msg: Annotated[str, Field(max_length=1000)]
+    tx_results: dict[str, _PackageTx] = Field(alias="tx-results", max_length=MAX_PACKAGE_TXS)
+    replaced_transactions: list[Hash] = Field(
+        default_factory=list, alias="replaced-transactions", max_length=10_000
+    )
 
 
 _OUTSPENDS = TypeAdapter(list[_Outspend])
@@ -119,13 +153,17 @@ class EsploraClient:
     # -- transport ----------------------------------------------------------------------------
 
     async def _request(
-        self, method: str, path: str, content: bytes | None = None
+        self,
+        method: str,
+        path: str,
+        content: bytes | None = None,
+        headers: dict[str, str] | None = None,
     ) -> tuple[int, bytes]:
         """Send with retries; returns ``(status, body)`` for any non-retryable answer."""
         attempt = 0
         while True:
             try:
-                status, body = await self._send_once(method, path, content)
+                status, body = await self._send_once(method, path, content, headers)
                 if status not in RETRYABLE_STATUS:
                     return status, body
                 problem = f"HTTP {status}"
@@ -138,8 +176,10 @@ class EsploraClient:
             attempt += 1
             await asyncio.sleep(delay)
 
-    async def _send_once(self, method: str, path: str, content: bytes | None) -> tuple[int, bytes]:
-        async with self._http.stream(method, path, content=content) as response:
+    async def _send_once(
+        self, method: str, path: str, content: bytes | None, headers: dict[str, str] | None
+    ) -> tuple[int, bytes]:
+        async with self._http.stream(method, path, content=content, headers=headers) as response:
             body = await read_bounded(
                 response, self.max_response_bytes, f"esplora {path}", ValidationError
             )
@@ -201,6 +241,37 @@ class EsploraClient:
         if 400 <= status < 500:
             raise BroadcastRejectedError(txid, reason)
         raise TransientError(f"esplora POST /tx: HTTP {status}: {reason}")
+
+    async def submit_package(self, raw_txs: Sequence[bytes]) -> PackageResult:
+        if not 1 <= len(raw_txs) <= MAX_PACKAGE_TXS:
+            raise ValidationError(f"a package holds 1 to {MAX_PACKAGE_TXS} transactions")
+        try:
+            txs = [Transaction.parse(raw) for raw in raw_txs]
+        except (DecodeError, ValueError) as exc:
+            raise ValidationError(f"cannot submit an invalid transaction: {exc}") from exc
+        body = json.dumps([raw.hex() for raw in raw_txs]).encode()
+        status, answer = await self._request(
+            "POST", "/txs/package", body, {"Content-Type": "application/json"}
+        )
+        reason = _snippet(answer)
+        child = txs[-1].txid_hex()
+        if status in (404, 405, 501) or (
+            400 <= status < 500 and reason.lower().startswith(_NO_PACKAGE_RELAY)
+        ):
+            raise PackageRelayUnsupportedError(
+                f"the chain source at {self.base_url} does not relay packages (POST /txs/package "
+                f"answered HTTP {status}: {reason}); it needs an Esplora with package relay on "
+                "Bitcoin Core 28 or later"
+            )
+        if 400 <= status < 500:
+            raise BroadcastRejectedError(child, reason)
+        if status != 200:
+            raise TransientError(f"esplora POST /txs/package: HTTP {status}: {reason}")
+        try:
+            parsed = _PackageAnswer.model_validate_json(answer)
+        except PydanticValidationError as exc:
+            raise ValidationError(f"esplora POST /txs/package: unexpected response: {exc}") from exc
+        return _package_result(parsed, txs)
 
     async def tx_status(self, txid: str) -> TxStatus | None:
         path = f"/tx/{_check_txid(txid)}/status"
@@ -276,6 +347,30 @@ class EsploraClient:
                 if target > 0 and 0 < rate < 1_000_000:
                     estimates[target] = rate
         return estimates
+
+
+def _package_result(answer: _PackageAnswer, txs: Sequence[Transaction]) -> PackageResult:
+    """The domain result, in package order; every submitted transaction must be reported."""
+    results = []
+    for tx in txs:
+        wtxid, txid = tx.wtxid_hex(), tx.txid_hex()
+        entry = answer.tx_results.get(wtxid)
+        if entry is None and answer.package_msg != "success":
+            # A package-wide refusal may come without per-transaction results.
+            results.append(PackageTxResult(txid, wtxid, answer.package_msg))
+            continue
+        if entry is None or entry.txid != txid:
+            raise ValidationError(f"esplora POST /txs/package: no result for transaction {txid}")
+        fee = effective = None
+        if entry.fees is not None:
+            fee = round(entry.fees.base * SATS_PER_BTC)
+            if entry.fees.effective_feerate is not None:
+                effective = round(entry.fees.effective_feerate * SATS_PER_BTC) / 1000
+        error = entry.error
+        if error is None and entry.fees is None and entry.other_wtxid is None:
+            error = "no result"
+        results.append(PackageTxResult(txid, wtxid, error, entry.vsize, fee, effective))
+    return PackageResult(answer.package_msg, tuple(results), tuple(answer.replaced_transactions))
 
 
 def _snippet(body: bytes, limit: int = 300) -> str:

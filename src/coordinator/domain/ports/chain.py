@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -22,6 +22,48 @@ class BroadcastRejectedError(PermanentError):
         super().__init__(f"transaction {txid} rejected: {reason}")
         self.txid = txid
         self.reason = reason
+
+
+class PackageRelayUnsupportedError(PermanentError):
+    """The chain source does not serve package relay (Esplora ``POST /txs/package``)."""
+
+    code = "package_relay_unsupported"
+
+
+#: Per-transaction errors of a package submission that mean "already there": the transaction
+#: is confirmed (``txn-already-known``) or in the mempool.
+ALREADY_KNOWN_ERRORS = ("txn-already-known", "txn-already-in-mempool")
+
+
+@dataclass(frozen=True)
+class PackageTxResult:
+    """One transaction of a submitted package, as the chain source reported it."""
+
+    txid: str
+    wtxid: str
+    error: str | None = None  # the reject reason; ``None`` if it is in the mempool
+    vsize: int | None = None
+    fee: int | None = None  # sats
+    effective_fee_rate: float | None = None  # sat/vB the mempool credited it with
+
+    @property
+    def accepted(self) -> bool:
+        """In the mempool now, or already confirmed."""
+        return self.error is None or self.error.startswith(ALREADY_KNOWN_ERRORS)
+
+
+@dataclass(frozen=True)
+class PackageResult:
+    """What Bitcoin Core's ``submitpackage`` said about a package (in package order)."""
+
+    message: str  # "success", "transaction failed", or a package-wide reason
+    results: tuple[PackageTxResult, ...]
+    replaced: tuple[str, ...] = ()  # txids the package replaced
+
+    @property
+    def accepted(self) -> bool:
+        """Every transaction is in the mempool or confirmed."""
+        return all(result.accepted for result in self.results)
 
 
 @dataclass(frozen=True)
@@ -56,6 +98,17 @@ class ChainSource(Protocol):
 
         Idempotent: a transaction the chain source already has (in its mempool or in a block)
         counts as broadcast. A rejection raises :class:`BroadcastRejectedError`.
+        """
+        ...
+
+    async def submit_package(self, raw_txs: Sequence[bytes]) -> PackageResult:
+        """Submit a child with (some of) its unconfirmed parents, parents first (Bitcoin
+        Core's ``submitpackage``): a parent below the mempool's minimum fee rate is accepted
+        with a child that pays for both. Idempotent (see :attr:`PackageTxResult.accepted`).
+
+        Raises :class:`BroadcastRejectedError` if the package is refused as a whole (its
+        shape), :class:`PackageRelayUnsupportedError` if the chain source has no package
+        relay. Individual refusals are in the result.
         """
         ...
 
