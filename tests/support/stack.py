@@ -86,7 +86,8 @@ def free_port() -> int:
 class StackOptions:
     """How to run the stack."""
 
-    delta: int = 3  # relative_locktime_block_delta of new competitions
+    delta: int = 8  # relative_locktime_block_delta of new competitions (e2e minimum: 8)
+    oracle_expiry_delay_secs: int = 120  # an event expires this long after its signing date
     automine_secs: float = 0.0  # 0: blocks only when a test mines them
     oracle_seed: str | None = None
     start_coordinator: bool = True
@@ -270,6 +271,9 @@ class DevnetStack:
         chain = self._start_service("chain", ["--automine-secs", str(opts.automine_secs)])
         self.chain = ChainHandle(chain.url, self.token, chain)
         oracle_args = ["--seed", opts.oracle_seed] if opts.oracle_seed else []
+        oracle_spec = service_spec("oracle")
+        if any(option == "--expiry-delay-secs" for option, _ in oracle_spec.setting_options):
+            oracle_args += ["--expiry-delay-secs", str(opts.oracle_expiry_delay_secs)]
         oracle = self._start_service("oracle", oracle_args)
         self.oracle = OracleHandle(oracle.url, self.token, oracle)
         self.lightning_url = self._start_service("lightning", []).url

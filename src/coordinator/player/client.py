@@ -32,6 +32,7 @@ from coordinator.player.verify import PayoutReport, verify_payout_paths
 from coordinator_core.bolt11 import check_invoice, decode_invoice
 from coordinator_core.entry_keys import EntryKeys
 from coordinator_core.errors import ConfigError, ValidationError
+from coordinator_core.nip44 import encrypt_to_self
 from coordinator_core.observations import StationPicks
 from coordinator_core.private_file import write_private
 from ticketdlc.bitcoin.tx import Transaction
@@ -226,12 +227,17 @@ class Player:
     def entry_body(self, record: EntryRecord, picks: Sequence[StationPicks]) -> dict[str, Any]:
         """The ``POST /api/v1/entries`` body (AddEntry) for this ticket."""
         keys = self.keys(record)
+        secret = self.identity.nostr_secret
         return {
             "id": record.entry_id,
             "ticket_id": record.ticket_id,
             "event_id": record.competition_id,
             "ephemeral_pubkey": keys.pubkey_hex,
+            # NIP-44 to self: another device with the same nostr key can read them back (they
+            # also derive from the wallet seed and the entry id).
+            "ephemeral_privatekey_encrypted": encrypt_to_self(secret, keys.secret.hex()),
             "payout_hash": keys.payout_hash.hex(),
+            "payout_preimage_encrypted": encrypt_to_self(secret, keys.payout_preimage.hex()),
             "expected_observations": [p.model_dump(mode="json", exclude_none=True) for p in picks],
         }
 
