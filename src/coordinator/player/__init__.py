@@ -12,7 +12,7 @@
 It imports only ``coordinator_core``, ``ticketdlc`` and the Lightning and chain clients.
 """
 
-from coordinator.player.api import ApiError, CoordinatorApi, RegistrationSlot, Ticket
+from coordinator.player.api import ApiError, CoordinatorApi, Ticket
 from coordinator.player.claim import Claimant, ClaimProgress, ClaimState, claim_step
 from coordinator.player.client import EntryRecord, Player, PlayerState, parse_picks
 from coordinator.player.identity import (
@@ -35,7 +35,6 @@ __all__ = [
     "Player",
     "PlayerIdentity",
     "PlayerState",
-    "RegistrationSlot",
     "Ticket",
     "claim_step",
     "create_identity",

@@ -18,6 +18,8 @@ import httpx
 
 from coordinator_core.errors import CoordinatorError, TransientError, ValidationError
 from coordinator_core.http_body import read_bounded
+from coordinator_core.keymeld.registration import SealedRegistration, SlotOffer
+from coordinator_core.keymeld.wire import WireError
 from coordinator_core.nip98 import build_auth_header
 
 MAX_RESPONSE_BYTES: Final = 32 * 1024 * 1024  # a signed contract of a large competition
@@ -85,38 +87,6 @@ class Ticket:
             )
         except (KeyError, ValueError, TypeError) as exc:
             raise ValidationError(f"malformed ticket response: {exc}") from None
-
-
-@dataclass(frozen=True)
-class RegistrationSlot:
-    """What the signing gateway needs from the player (``GET …/registration``)."""
-
-    user_id: str
-    context: Any
-    enclave_id: Any
-    enclave_public_key: str
-    enclave_key_epoch: Any
-    attestation_document: str
-    attestation_nonce: str
-    raw: dict[str, Any]
-
-    @classmethod
-    def from_json(cls, data: Any) -> RegistrationSlot:
-        if not isinstance(data, dict):
-            raise ValidationError("registration slot is not a JSON object")
-        try:
-            return cls(
-                str(data["user_id"]),
-                data["context"],
-                data["enclave_id"],
-                str(data["enclave_public_key"]),
-                data["enclave_key_epoch"],
-                str(data["attestation_document"]),
-                str(data["attestation_nonce"]),
-                data,
-            )
-        except KeyError as exc:
-            raise ValidationError(f"registration slot lacks {exc.args[0]!r}") from None
 
 
 class CoordinatorApi:
@@ -212,14 +182,24 @@ class CoordinatorApi:
 
     async def registration_slot(
         self, competition_id: uuid.UUID, ticket_id: uuid.UUID, nonce: bytes
-    ) -> RegistrationSlot:
+    ) -> SlotOffer:
+        """The ticket's signing-gateway slot, its enclave attested in answer to ``nonce``."""
         path = self._ticket_path(competition_id, ticket_id) + "/registration"
         answer = await self.request("GET", path, query={"nonce": nonce.hex()})
-        return RegistrationSlot.from_json(answer)
+        try:
+            return SlotOffer.from_json(answer)
+        except WireError as exc:
+            raise ValidationError(f"malformed registration slot: {exc}") from None
 
     async def register(
-        self, competition_id: uuid.UUID, ticket_id: uuid.UUID, registration: dict[str, str]
+        self, competition_id: uuid.UUID, ticket_id: uuid.UUID, sealed: SealedRegistration
     ) -> Any:
+        """Send the sealed registration (``{public_key, auth_pubkey, encrypted_envelope}``)."""
+        registration = {
+            "public_key": sealed.public_key.hex(),
+            "auth_pubkey": sealed.auth_pubkey.hex(),
+            "encrypted_envelope": sealed.encrypted_envelope.hex(),
+        }
         path = self._ticket_path(competition_id, ticket_id) + "/registration"
         return await self.request("POST", path, body=registration)
 

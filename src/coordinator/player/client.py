@@ -32,6 +32,8 @@ from coordinator.player.verify import PayoutReport, verify_payout_paths
 from coordinator_core.bolt11 import check_invoice, decode_invoice
 from coordinator_core.entry_keys import EntryKeys
 from coordinator_core.errors import ConfigError, ValidationError
+from coordinator_core.keymeld.attestation import EnclaveTrust, new_challenge
+from coordinator_core.keymeld.registration import seal_registration
 from coordinator_core.nip44 import encrypt_to_self
 from coordinator_core.observations import StationPicks
 from coordinator_core.private_file import write_private
@@ -138,8 +140,10 @@ class Player:
         api: CoordinatorApi,
         state: PlayerState | None = None,
         lightning: Any = None,
+        enclave_trust: EnclaveTrust | None = None,
     ) -> None:
         self.identity = identity
+        self.enclave_trust = enclave_trust
         self.api = api
         self.state = state or PlayerState(None)
         self.lightning = lightning  # an LND client (coordinator.adapters.lightning), optional
@@ -181,17 +185,30 @@ class Player:
             raise ValidationError("the ticket's invoice pays another hash than the ticket's")
 
     async def register(self, record: EntryRecord) -> bool:
-        """Register the entry key with the signing gateway's enclave for this ticket's slot.
+        """Seal the entry key to the signing gateway's enclave for this ticket's slot.
 
-        Returns False when the coordinator signs without a gateway (its ticket names none).
+        The enclave's attestation is fetched with a fresh challenge of ours and verified (PCR
+        policy and trust root of :attr:`enclave_trust`) before anything is encrypted to it.
+        Returns False when the ticket names no signing gateway.
         """
-        ticket = record.gateway
-        if not ticket:
+        if not record.gateway:
             return False
-        raise ValidationError(
-            "this coordinator signs through a signing gateway; registering with it needs the "
-            "player-side registration functions, which this build does not have yet"
+        if self.enclave_trust is None:
+            raise ConfigError(
+                "the coordinator signs through a signing gateway: configure the enclave "
+                "attestation policy (PCR pins and trust root) to register with it"
+            )
+        challenge = new_challenge()
+        offer = await self.api.registration_slot(
+            record.competition_uuid, record.ticket_uuid, challenge
         )
+        if offer.attestation_nonce != challenge:
+            raise ValidationError("the enclave attestation does not answer our challenge")
+        if offer.user_id != record.ticket_id:
+            raise ValidationError("the registration slot belongs to another ticket")
+        sealed = seal_registration(offer, self.keys(record).secret, self.enclave_trust)
+        await self.api.register(record.competition_uuid, record.ticket_uuid, sealed)
+        return True
 
     async def pay(self, record: EntryRecord, timeout_secs: int = 5) -> str:
         """Pay the hold invoice from the player's LND node; returns the payment status.
