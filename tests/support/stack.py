@@ -45,6 +45,7 @@ import sys
 import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,6 +59,8 @@ from coordinator.player.api import CoordinatorApi
 from coordinator.player.client import Player, PlayerState
 from coordinator.player.identity import PlayerIdentity
 from coordinator_core.faults import ENV_VAR as CRASH_POINTS_ENV
+from coordinator_core.keymeld.attestation import EnclaveTrust
+from coordinator_core.nitro import attestation_trust
 from coordinator_core.private_file import write_private
 from devnet.launcher import ServiceNotReadyError, ServiceProcess, service_spec, wait_http_ready
 from devnet.lightning.control import DevnetNode, LightningDevnetControl
@@ -255,6 +258,7 @@ class DevnetStack:
         self.admin_token = ""
         self._admin: AdminClient | None = None
         self._players: list[PlayerHandle] = []
+        self._lock = threading.Lock()
 
     # -- start and stop -----------------------------------------------------------------------
 
@@ -263,22 +267,39 @@ class DevnetStack:
             service_spec(name), free_port(), self.root / name, self.token,
             ["--log-level", "warning", *extra],
         )  # fmt: skip
-        self.services[name] = process.start(timeout=60.0)
+        process.start(timeout=90.0)
+        with self._lock:
+            self.services[name] = process
         return process
 
     def start(self) -> DevnetStack:
+        """Start the devnet services side by side, then the coordinator."""
         opts = self.options
-        chain = self._start_service("chain", ["--automine-secs", str(opts.automine_secs)])
-        self.chain = ChainHandle(chain.url, self.token, chain)
         oracle_args = ["--seed", opts.oracle_seed] if opts.oracle_seed else []
-        oracle_spec = service_spec("oracle")
-        if any(option == "--expiry-delay-secs" for option, _ in oracle_spec.setting_options):
+        if any(
+            option == "--expiry-delay-secs" for option, _ in service_spec("oracle").setting_options
+        ):
             oracle_args += ["--expiry-delay-secs", str(opts.oracle_expiry_delay_secs)]
-        oracle = self._start_service("oracle", oracle_args)
-        self.oracle = OracleHandle(oracle.url, self.token, oracle)
-        self.lightning_url = self._start_service("lightning", []).url
+        plan = {
+            "chain": ["--automine-secs", str(opts.automine_secs)],
+            "oracle": oracle_args,
+            "lightning": [],
+        }
         if opts.signer and any(spec.name == "signer" for spec in SERVICES):
-            self.signer_url = self._start_service("signer", []).url
+            plan["signer"] = []
+        with ThreadPoolExecutor(len(plan)) as pool:
+            started = {
+                name: pool.submit(self._start_service, name, args) for name, args in plan.items()
+            }
+            for future in started.values():
+                future.result()
+        chain = self.services["chain"]
+        self.chain = ChainHandle(chain.url, self.token, chain)
+        oracle = self.services["oracle"]
+        self.oracle = OracleHandle(oracle.url, self.token, oracle)
+        self.lightning_url = self.services["lightning"].url
+        if "signer" in self.services:
+            self.signer_url = self.services["signer"].url
         self._write_admin_token()
         self.coordinator = self._coordinator_process()
         if opts.start_coordinator:
@@ -314,6 +335,7 @@ class DevnetStack:
         }
         if self.signer_url is not None:
             env["COORDINATOR__KEYMELD__GATEWAY_URL"] = self.signer_url
+            env["COORDINATOR__KEYMELD__ATTESTATION_TRUST_ROOT_FILE"] = str(self.signer_root)
         admin_url = None
         admin = _admin_section()
         if admin is not None:
@@ -337,6 +359,22 @@ class DevnetStack:
                 handle.close()
 
     # -- clients ------------------------------------------------------------------------------
+
+    @property
+    def signer_root(self) -> Path:
+        """The devnet signing gateway's attestation root (written when it starts)."""
+        return self.root / "signer" / "attestation" / "root.pem"
+
+    def enclave_trust(self) -> EnclaveTrust | None:
+        """What players verify the gateway's enclaves against: the e2e PCR pin and the devnet
+        gateway's root (``None`` without a gateway)."""
+        if self.signer_url is None:
+            return None
+        from coordinator.config import load_settings
+
+        pins = load_settings(E2E_CONFIG, env={}).keymeld.pcr_pins
+        trust = attestation_trust("test", pcr_pins=pins, trust_root_file=self.signer_root)
+        return EnclaveTrust(trust)
 
     @property
     def admin(self) -> AdminClient:
@@ -366,7 +404,9 @@ class DevnetStack:
             min_invoice_validity_secs=0.0, reconnect=FAST_RECONNECT,
         )  # fmt: skip
         api = self.api(identity)
-        player = Player(identity, api, PlayerState.load(state_file), lightning)
+        player = Player(
+            identity, api, PlayerState.load(state_file), lightning, self.enclave_trust()
+        )
         handle = PlayerHandle(name, identity, node, lightning, api, player)
         self._players.append(handle)
         return handle
@@ -410,6 +450,7 @@ class DevnetStack:
             "lightning_url": self.lightning_url,
             "oracle_url": self.oracle.url,
             "signer_url": self.signer_url,
+            "signer_attestation_root": str(self.signer_root) if self.signer_url else None,
             "devnet_token": self.token,
             "coordinator_log": str(self.coordinator.log_path),
         }
