@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from coordinator.adapters.lightning import LndRestClient
 from coordinator.player.api import CoordinatorApi, Ticket
 from coordinator.player.claim import Claimant, ClaimProgress, claim_step
 from coordinator.player.identity import PlayerIdentity, read_private_file
@@ -139,14 +140,14 @@ class Player:
         identity: PlayerIdentity,
         api: CoordinatorApi,
         state: PlayerState | None = None,
-        lightning: Any = None,
+        lightning: LndRestClient | None = None,
         enclave_trust: EnclaveTrust | None = None,
     ) -> None:
         self.identity = identity
         self.enclave_trust = enclave_trust
         self.api = api
         self.state = state or PlayerState(None)
-        self.lightning = lightning  # an LND client (coordinator.adapters.lightning), optional
+        self.lightning = lightning  # the player's own LND node, to pay and to learn preimages
 
     def keys(self, record: EntryRecord) -> EntryKeys:
         return self.identity.entry_keys(record.entry_uuid)
@@ -220,8 +221,8 @@ class Player:
             raise ConfigError("no Lightning node configured to pay from")
         payment = await self.lightning.send_payment(
             record.payment_request,
-            amount_sat=None,
-            fee_limit_sat=max(10, record.amount_sats // 100),
+            amount_msat=None,
+            fee_limit_msat=max(10_000, record.amount_sats * 10),  # 1 %, at least 10 sats
             timeout_secs=timeout_secs,
         )
         return str(payment.status)
