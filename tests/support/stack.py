@@ -96,6 +96,7 @@ class StackOptions:
     start_coordinator: bool = True
     coordinator_settings: dict[str, str] = field(default_factory=dict)  # extra COORDINATOR__…
     signer: bool = True  # start the devnet signing gateway when it is registered
+    signer_args: tuple[str, ...] | list[str] = ()  # e.g. raised gateway limits
     log_level: str = "info"
 
 
@@ -286,7 +287,7 @@ class DevnetStack:
             "lightning": [],
         }
         if opts.signer and any(spec.name == "signer" for spec in SERVICES):
-            plan["signer"] = []
+            plan["signer"] = list(opts.signer_args)
         with ThreadPoolExecutor(len(plan)) as pool:
             started = {
                 name: pool.submit(self._start_service, name, args) for name, args in plan.items()
