@@ -11,6 +11,7 @@ from typing import NoReturn
 import click
 
 from coordinator import __version__
+from coordinator.app.keys import keys as keys_group
 from coordinator.app.wallet_cli import wallet as wallet_group
 from coordinator.config import Settings, load_settings
 from coordinator.player.cli import player as player_group
@@ -172,6 +173,7 @@ def status(obj: Context, name: str) -> None:
 
 cli.add_command(wallet_group)
 cli.add_command(player_group)
+cli.add_command(keys_group)
 
 
 @cli.group()

@@ -11,6 +11,7 @@ import pytest
 
 from coordinator.adapters.chain.esplora import EsploraClient
 from coordinator.adapters.wallet.bdk_wallet import BdkWallet
+from coordinator.domain.keys import CoordinatorKeys
 from coordinator_core.keyfile import load_or_create_secret
 from tests.support.chain import ChainHandle, new_taproot_key
 from ticketdlc.bitcoin.address import script_pubkey_to_address
@@ -88,9 +89,10 @@ def test_wallet_errors_are_clear(config: Path, devnet_chain: ChainHandle, tmp_pa
 async def test_wallet_in_use_by_the_server(
     config: Path, devnet_chain: ChainHandle, tmp_path: Path
 ) -> None:
+    _wallet(config, "address")  # records the identity, as the server's start would
     chain = EsploraClient(devnet_chain.url)
     running = BdkWallet(
-        secret=load_or_create_secret(tmp_path / "key.pem"),
+        secret=CoordinatorKeys(load_or_create_secret(tmp_path / "key.pem")).wallet_root_secret,
         network="regtest",
         storage_file=tmp_path / "bitcoin.db",
         esplora_url=devnet_chain.url,

@@ -18,9 +18,8 @@ from coordinator.adapters.chain.esplora import EsploraClient
 from coordinator.adapters.lightning.client import LndRestClient
 from coordinator.adapters.oracle.client import NoaaOracleClient
 from coordinator.adapters.signer.keymeld import KeymeldSigner
-from coordinator.adapters.sqlite import migrations
+from coordinator.adapters.sqlite import identity, migrations
 from coordinator.adapters.sqlite.database import Database
-from coordinator.adapters.sqlite.identity import ensure_coordinator_identity
 from coordinator.adapters.wallet.bdk_wallet import BdkWallet
 from coordinator.config import Settings
 from coordinator.domain.keys import CoordinatorKeys
@@ -55,12 +54,15 @@ def chain_source(settings: Settings) -> ChainSource:
     return EsploraClient(settings.bitcoin.esplora_url)
 
 
-def wallet(settings: Settings, chain: ChainSource, root_secret: bytes) -> Wallet:
-    """The coordinator's BDK wallet on the BIP-32 root ``root_secret``."""
+def wallet(
+    settings: Settings, chain: ChainSource, root_secret: bytes, storage_file: Path | None = None
+) -> Wallet:
+    """The coordinator's BDK wallet on the BIP-32 root ``root_secret``, stored in
+    ``storage_file`` (default ``[bitcoin] storage_file``)."""
     return BdkWallet(
         secret=root_secret,
         network=settings.bitcoin.network,
-        storage_file=settings.bitcoin.storage_file,
+        storage_file=storage_file or settings.bitcoin.storage_file,
         esplora_url=settings.bitcoin.esplora_url,
         chain=chain,
     )
@@ -81,9 +83,9 @@ def signer(settings: Settings, keys: CoordinatorKeys) -> Signer:
     return KeymeldSigner.from_settings(settings.keymeld, settings.profile, keys)
 
 
-async def open_databases(settings: Settings) -> dict[str, Database]:
+async def open_databases(settings: Settings) -> dict[str, Store]:
     """Migrate and open every database; on failure, close the ones already opened."""
-    databases: dict[str, Database] = {}
+    databases: dict[str, Store] = {}
     try:
         for name in DATABASES:
             path = migrations.database_path(settings.db.data_folder, name)
@@ -105,9 +107,28 @@ def close_databases(databases: Iterable[Store]) -> None:
         db.close()
 
 
-async def record_identity(settings: Settings, db: Database, pubkey_hex: str) -> None:
-    """Record the coordinator's identity key, or refuse a database made with another key."""
-    await ensure_coordinator_identity(db, pubkey_hex, settings.coordinator.name)
+async def recorded_identity(db: Store) -> str | None:
+    """The identity key recorded in the competitions database, if any."""
+    return await identity.recorded_identity(_sqlite(db))
+
+
+async def record_identity(
+    settings: Settings, db: Store, pubkey_hex: str, *, replacing: str | None = None
+) -> None:
+    """Record the identity key (replacing only the key ``replacing``, when given)."""
+    await identity.record_identity(
+        _sqlite(db), pubkey_hex, settings.coordinator.name, replacing=replacing
+    )
+
+
+async def competition_count(db: Store) -> int:
+    return await identity.competition_count(_sqlite(db))
+
+
+def _sqlite(db: Store) -> Database:
+    if not isinstance(db, Database):
+        raise TypeError("databases are opened by open_databases")
+    return db
 
 
 def database_path(settings: Settings, name: str) -> Path:

@@ -6,15 +6,14 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 
-from coincurve import PublicKeyXOnly
-
 from coordinator.app import composition
 from coordinator.app.bitcoin import Bitcoin, start_bitcoin
 from coordinator.app.composition import Store
 from coordinator.app.health import IntegrityMonitor, health_problems
+from coordinator.app.keys import ensure_key_layout, load_keys
 from coordinator.app.tasks import BackgroundTasks
 from coordinator.config import Settings
-from coordinator_core.keyfile import load_or_create_secret
+from coordinator.domain.keys import CoordinatorKeys
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +24,7 @@ class Runtime:
 
     settings: Settings
     databases: dict[str, Store]
-    secret_key: bytes
+    keys: CoordinatorKeys
     tasks: BackgroundTasks = field(default_factory=BackgroundTasks)
     bitcoin: Bitcoin | None = None  # chain source and wallet; set by ``start``
     integrity: IntegrityMonitor | None = None  # cached quick_check verdicts; set by ``start``
@@ -40,13 +39,12 @@ class Runtime:
 
     @classmethod
     async def start(cls, settings: Settings) -> Runtime:
-        """Migrate and open the databases, check the coordinator identity, start tasks."""
-        secret = load_or_create_secret(settings.coordinator.private_key_file)
+        """Migrate and open the databases, check the key layout, start the wallet and tasks."""
+        keys = load_keys(settings)
         databases = await composition.open_databases(settings)
         try:
-            pubkey = PublicKeyXOnly.from_secret(secret).format().hex()
-            await composition.record_identity(settings, databases["competitions"], pubkey)
-            runtime = cls(settings=settings, databases=dict(databases), secret_key=secret)
+            await ensure_key_layout(settings, keys, databases["competitions"])
+            runtime = cls(settings=settings, databases=databases, keys=keys)
             runtime.integrity = IntegrityMonitor(
                 runtime.databases, settings.db.integrity_check_interval_secs
             )
@@ -55,7 +53,7 @@ class Runtime:
             chain = composition.chain_source(settings)
             runtime.bitcoin = start_bitcoin(
                 chain,
-                composition.wallet(settings, chain, secret),
+                composition.wallet(settings, chain, keys.wallet_root_secret),
                 runtime.tasks,
                 settings.bitcoin.refresh_blocks_secs,
             )

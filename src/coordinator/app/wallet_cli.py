@@ -8,38 +8,40 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import asdict
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import click
 
 from coordinator.app import composition
+from coordinator.app.keys import HasSettings, checked_keys, legacy_wallet_store
 from coordinator.config import Settings
+from coordinator.domain.keys import CoordinatorKeys
 from coordinator.domain.ports.chain import ChainSource, fee_rate_for_target
 from coordinator.domain.ports.wallet import Wallet
-from coordinator_core.keyfile import load_or_create_secret
 
 T = TypeVar("T")
 
 
-class _HasSettings(Protocol):
-    @property
-    def settings(self) -> Settings: ...
+@asynccontextmanager
+async def _opened(settings: Settings) -> AsyncIterator[tuple[CoordinatorKeys, Wallet, ChainSource]]:
+    """The checked keys, the wallet and its chain source, closed on exit."""
+    keys = await checked_keys(settings)
+    chain = composition.chain_source(settings)
+    wallet = composition.wallet(settings, chain, keys.wallet_root_secret)
+    try:
+        yield keys, wallet, chain
+    finally:
+        await wallet.close()
+        await chain.aclose()
 
 
-def _run(obj: _HasSettings, action: Callable[[Wallet, ChainSource], Awaitable[T]]) -> T:
-    settings = obj.settings
-
+def _run(obj: HasSettings, action: Callable[[Wallet, ChainSource], Awaitable[T]]) -> T:
     async def main() -> T:
-        chain = composition.chain_source(settings)
-        secret = load_or_create_secret(settings.coordinator.private_key_file)
-        wallet = composition.wallet(settings, chain, secret)
-        try:
+        async with _opened(obj.settings) as (_, wallet, chain):
             return await action(wallet, chain)
-        finally:
-            await wallet.close()
-            await chain.aclose()
 
     return asyncio.run(main())
 
@@ -56,7 +58,7 @@ def wallet() -> None:
 @wallet.command()
 @click.option("--full", is_flag=True, help="Scan every derived address, not only revealed ones.")
 @click.pass_obj
-def sync(obj: _HasSettings, full: bool) -> None:
+def sync(obj: HasSettings, full: bool) -> None:
     """Sync the wallet with the chain and print the synced height."""
 
     async def action(w: Wallet, _: ChainSource) -> int:
@@ -68,7 +70,7 @@ def sync(obj: _HasSettings, full: bool) -> None:
 @wallet.command()
 @click.option("--no-sync", is_flag=True, help="Show the stored balance without syncing.")
 @click.pass_obj
-def balance(obj: _HasSettings, no_sync: bool) -> None:
+def balance(obj: HasSettings, no_sync: bool) -> None:
     """Balance in sats: confirmed, pending, immature and total."""
 
     async def action(w: Wallet, _: ChainSource) -> dict[str, int]:
@@ -84,7 +86,7 @@ def balance(obj: _HasSettings, no_sync: bool) -> None:
 
 @wallet.command()
 @click.pass_obj
-def address(obj: _HasSettings) -> None:
+def address(obj: HasSettings) -> None:
     """Reveal the next receive address."""
 
     async def action(w: Wallet, _: ChainSource) -> str:
@@ -97,7 +99,7 @@ def address(obj: _HasSettings) -> None:
 @click.option("--all", "include_spent", is_flag=True, help="Include spent outputs.")
 @click.option("--no-sync", is_flag=True, help="List the stored outputs without syncing.")
 @click.pass_obj
-def outputs(obj: _HasSettings, include_spent: bool, no_sync: bool) -> None:
+def outputs(obj: HasSettings, include_spent: bool, no_sync: bool) -> None:
     """The wallet's outputs as JSON (unspent only unless --all)."""
 
     async def action(w: Wallet, _: ChainSource) -> list[dict[str, Any]]:
@@ -110,7 +112,7 @@ def outputs(obj: _HasSettings, include_spent: bool, no_sync: bool) -> None:
 
 @wallet.command()
 @click.pass_obj
-def fees(obj: _HasSettings) -> None:
+def fees(obj: HasSettings) -> None:
     """Fee estimates (target blocks → sat/vB) and the rates the wallet would use."""
 
     async def action(_: Wallet, chain: ChainSource) -> dict[str, Any]:
@@ -133,7 +135,7 @@ def fees(obj: _HasSettings) -> None:
 @click.option("--utxo", "utxos", multiple=True, help="Spend only these TXID:VOUT outputs.")
 @click.pass_obj
 def send(
-    obj: _HasSettings,
+    obj: HasSettings,
     to_address: str,
     amount: int | None,
     send_all: bool,
@@ -160,3 +162,46 @@ def send(
 
     result = _run(obj, action)
     click.echo(f"txid {result['txid']}\nfee  {result['fee']} sats")
+
+
+@wallet.command("sweep-legacy")
+@click.option("--fee-rate", type=click.IntRange(min=1), help="sat/vB (default: 6-block estimate).")
+@click.option("--max-fee", type=click.IntRange(min=0), help="Refuse if the fee exceeds SATS.")
+@click.pass_obj
+def sweep_legacy(obj: HasSettings, fee_rate: int | None, max_fee: int | None) -> None:
+    """Send everything the single-key wallet holds to the wallet (after `keys migrate`)."""
+    settings = obj.settings
+    legacy_store = legacy_wallet_store(settings)
+
+    async def main() -> dict[str, Any]:
+        async with _opened(settings) as (keys, new, chain):
+            return await _sweep(keys, new, chain)
+
+    async def _sweep(keys: CoordinatorKeys, new: Wallet, chain: ChainSource) -> dict[str, Any]:
+        # The old wallet: the seed itself as BIP-32 root, on its own (set-aside) store.
+        old = composition.wallet(settings, chain, keys.seed, storage_file=legacy_store)
+        try:
+            await old.full_scan()
+            balance = await old.balance()
+            if balance.spendable == 0:
+                return {"swept": 0, "pending": balance.total}
+            rate = fee_rate or fee_rate_for_target(await chain.fee_estimates(), 6)
+            sent = await old.send(
+                await new.new_address(), None, fee_rate=rate, max_fee_sats=max_fee
+            )
+            return {
+                "swept": balance.spendable - sent.fee,
+                "fee": sent.fee,
+                "txid": sent.txid,
+                "pending": balance.total - balance.spendable,
+            }
+        finally:
+            await old.close()
+
+    result = asyncio.run(main())
+    if result["swept"] == 0:
+        click.echo("nothing to sweep: the single-key wallet has no spendable funds")
+    else:
+        click.echo(f"txid  {result['txid']}\nswept {result['swept']} sats (fee {result['fee']})")
+    if result["pending"]:
+        click.echo(f"{result['pending']} sats are not spendable yet; run this again later")

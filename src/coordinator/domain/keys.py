@@ -28,6 +28,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Final
 
+from ticketdlc.crypto.bip340 import xonly_pubkey
 from ticketdlc.crypto.secp import CURVE_ORDER, tagged_hash
 
 _PREFIX: Final = "ForecastCoordinator/"
@@ -63,6 +64,17 @@ class CoordinatorKeys:
     def identity_secret(self) -> bytes:
         """The nostr identity: NIP-98 to the oracle, NIP-44, the coordinator's public name."""
         return _secret_scalar(_PREFIX + "identity", self.seed)
+
+    @property
+    def identity_pubkey_hex(self) -> str:
+        """Hex x-only public key of the identity (``coordinator_metadata.pubkey``)."""
+        return xonly_pubkey(self.identity_secret).hex()
+
+    @property
+    def legacy_pubkey_hex(self) -> str:
+        """Hex x-only key of the seed itself: the identity of the earlier single-key layout,
+        in which the seed was also the wallet's BIP-32 root."""
+        return xonly_pubkey(self.seed).hex()
 
     @property
     def wallet_root_secret(self) -> bytes:

@@ -1,7 +1,7 @@
 """HTTP client of the noaa-oracle API (spec §2), implementing :class:`OraclePort`.
 
-* Event and entry submissions carry a fresh NIP-98 header signed by the coordinator key, with
-  the ``payload`` hash of the exact body.
+* Event and entry submissions carry a fresh NIP-98 header signed by the coordinator's identity
+  key, with the ``payload`` hash of the exact body.
 * 429/502/503/504 answers and transport failures (timeouts included) are retried with
   exponential backoff, then raise ``TransientError``; 404 raises ``NotFoundError``; any other
   failure raises ``PermanentError``.
@@ -39,6 +39,7 @@ from coordinator.adapters.oracle.convert import (
     parse_announcement,
     to_domain_event,
 )
+from coordinator.domain.keys import CoordinatorKeys
 from coordinator.domain.ports.oracle import OracleEntry, OracleEvent, OracleEventSpec
 from coordinator_core.errors import (
     CoordinatorError,
@@ -95,7 +96,7 @@ class NoaaOracleClient:
     def __init__(
         self,
         base_url: str,
-        secret_key: bytes,
+        identity_secret: bytes,
         *,
         oracle_pubkey: Point | None = None,
         timeout_secs: float = 15.0,
@@ -105,8 +106,8 @@ class NoaaOracleClient:
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
-        self._secret = secret_key
-        self.npub = npub_encode(bip340.xonly_pubkey(secret_key))
+        self._secret = identity_secret
+        self.npub = npub_encode(bip340.xonly_pubkey(identity_secret))
         self._pinned_pubkey = oracle_pubkey
         self._pubkey: Point | None = None
         self.retry = retry or RetryPolicy()
@@ -122,8 +123,11 @@ class NoaaOracleClient:
 
     @classmethod
     def from_key_file(cls, base_url: str, key_file: Path, **options: Any) -> NoaaOracleClient:
-        """A client signing with the coordinator key in ``key_file`` (created if missing)."""
-        return cls(base_url, load_or_create_secret(key_file), **options)
+        """A client signing with the identity key of the seed in ``key_file`` (created if
+        missing)."""
+        return cls(
+            base_url, CoordinatorKeys(load_or_create_secret(key_file)).identity_secret, **options
+        )
 
     async def aclose(self) -> None:
         await self._http.aclose()
