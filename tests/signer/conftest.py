@@ -179,8 +179,10 @@ async def register_players(
     competition: Competition,
     store: CheckpointStore,
     trust: EnclaveTrust,
+    which: slice = slice(None),
 ) -> SignerSession:
-    for ticket_id, secret in zip(competition.ticket_ids, competition.player_secrets, strict=True):
+    players = list(zip(competition.ticket_ids, competition.player_secrets, strict=True))
+    for ticket_id, secret in players[which]:
         slot = await signer.registration_slot(session, ticket_id, new_challenge())
         sealed = seal_for(slot.to_json(), secret, trust)
         session = await signer.register_participant(
@@ -198,9 +200,17 @@ async def wait_keygen(signer: KeymeldSigner, session: SignerSession) -> KeygenRe
             await asyncio.sleep(0.1)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SignerHandle]:
+    """One devnet gateway shared by the signer tests (compare its counters as deltas)."""
     with running_signer(tmp_path_factory.mktemp("signer"), free_port()) as handle:
+        yield handle
+
+
+@pytest.fixture
+def own_gateway(tmp_path: Path) -> Iterator[SignerHandle]:
+    """A gateway of the test's own, for tests that restart it."""
+    with running_signer(tmp_path / "signer", free_port()) as handle:
         yield handle
 
 

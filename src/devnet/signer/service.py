@@ -19,7 +19,7 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -677,7 +677,9 @@ class GatewayService:
                 for e in self.enclaves.values()
             ],
             "keygen_sessions": len(self.keygens),
+            "keygen_states": _count(k.state for k in self.keygens.values()),
             "signing_sessions": len(self.signings),
+            "signing_states": _count(s.state for s in self.signings.values()),
         }
 
     def health(self) -> dict[str, Any]:
@@ -959,3 +961,10 @@ class GatewayService:
         regular.sort(key=lambda r: r.batch_item_id)
         adaptors.sort(key=lambda r: r.batch_item_id)
         return regular + adaptors
+
+
+def _count(states: Iterable[str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for state in states:
+        out[state] = out.get(state, 0) + 1
+    return out

@@ -305,6 +305,8 @@ class KeymeldSigner:
             )
             for winners in distinct_subsets(len(players), request.winner_sets)
         }
+        if any(members[0] != coordinator for members in subsets.values()):
+            raise ValidationError("every subset must contain the coordinator")
         cipher = SessionCipher(credentials.session_secret)
         manifest = SignedManifest.sign(
             SessionManifest(
@@ -904,13 +906,16 @@ def _assemble(entries: Sequence[SigningEntry], results: Mapping[int, bytes]) -> 
 
 
 async def _retry_transient(call: Callable[[], Awaitable[T]], config: KeymeldConfig) -> T:
+    """``call()`` again while the gateway is unavailable, up to the signing timeout."""
     next_delay = config.poll.delays()
-    for _ in range(5):
+    deadline = time.monotonic() + config.signing_timeout_secs
+    while True:
         try:
             return await call()
         except GatewayUnavailableError as exc:
+            if time.monotonic() >= deadline:
+                raise
             await asyncio.sleep(exc.retry_after or next_delay())
-    return await call()
 
 
 __all__ = [
