@@ -18,7 +18,7 @@ from typing import TypeVar
 
 from coincurve import PrivateKey
 
-from ticketdlc.crypto import adaptor, bip340, musig2
+from ticketdlc.crypto import adaptor, bip340, musig2, musig_core
 from ticketdlc.crypto.batch import Row, verify_batch
 from ticketdlc.crypto.musig2 import SecNonce, SessionContext
 
@@ -108,7 +108,7 @@ def verify_item(sessions: Sessions, item: tuple[bytes, bytes, bytes, SessionCont
 
 def bench_variant(label: str, sessions: Sessions, results: dict[str, float]) -> None:
     """Partial signing and verification over fresh sessions."""
-    musig2._session_values_cached.cache_clear()
+    musig_core._session_values_cached.cache_clear()
     results[f"sign_{label}"] = rate(
         f"partial sign ({label}, fresh session)",
         sessions.entries,
@@ -119,7 +119,7 @@ def bench_variant(label: str, sessions: Sessions, results: dict[str, float]) -> 
         (sign_as(sessions, 1, ctx, secnonces[1]), pubnonces[1], sessions.pubkeys[1], ctx)
         for ctx, secnonces, pubnonces in sessions.entries
     ]
-    musig2._session_values_cached.cache_clear()
+    musig_core._session_values_cached.cache_clear()
     results[f"verify_{label}_fresh"] = rate(
         f"partial verify ({label}, fresh session)", items, lambda i: verify_item(sessions, i)
     )
@@ -171,7 +171,7 @@ def bench_key_agg(signers: int, repeats: int) -> None:
     sets = [keys[i:] + keys[:i] for i in range(repeats)]
 
     def aggregate_uncached(pubkeys: list[bytes]) -> None:
-        musig2._key_agg_cached.cache_clear()
+        musig_core._key_agg_cached.cache_clear()
         musig2.key_agg(pubkeys)
 
     rate(f"key_agg, {signers} keys (uncached)", sets, aggregate_uncached)

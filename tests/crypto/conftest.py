@@ -6,15 +6,15 @@ from collections.abc import Iterator
 
 import pytest
 
-from ticketdlc.crypto import musig2
+from ticketdlc.crypto import musig_core
 
 
 @pytest.fixture(params=["libsecp256k1-musig", "point-operations"])
 def verify_path(request: pytest.FixtureRequest) -> Iterator[str]:
     """Run a test once with each partial-signature verification path."""
-    previous = musig2._LIB_FAST_PATH
-    musig2._LIB_FAST_PATH = None if request.param == "libsecp256k1-musig" else False
+    previous = musig_core._LIB_FAST_PATH
+    musig_core._LIB_FAST_PATH = None if request.param == "libsecp256k1-musig" else False
     try:
         yield str(request.param)
     finally:
-        musig2._LIB_FAST_PATH = previous
+        musig_core._LIB_FAST_PATH = previous

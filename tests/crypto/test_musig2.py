@@ -12,7 +12,7 @@ from coincurve.context import GLOBAL_CONTEXT
 
 from tests.crypto.signers import make_signers, run_session
 from ticketdlc.bitcoin.taproot import tap_tweak
-from ticketdlc.crypto import bip340, musig2
+from ticketdlc.crypto import bip340, musig2, musig_core
 from ticketdlc.crypto.musig2 import NonceReuseError, SecNonce, SessionContext
 from ticketdlc.crypto.secp import Point
 
@@ -228,7 +228,7 @@ def test_secnonce_from_bytes_validates_length() -> None:
 
 def test_libsecp256k1_session_layout_is_recognised() -> None:
     """With the pinned coincurve the fast verification path must be active."""
-    assert musig2._lib_layout_matches()
+    assert musig_core._lib_layout_matches()
 
 
 def test_both_verification_paths_agree(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -250,6 +250,6 @@ def test_both_verification_paths_agree(monkeypatch: pytest.MonkeyPatch) -> None:
         cases.append((psigs[i], nonces[(i + 1) % 3][1], pk, False))
         cases.append((psigs[(i + 1) % 3], nonces[i][1], pk, False))
     for path in (None, False):
-        monkeypatch.setattr(musig2, "_LIB_FAST_PATH", path)
+        monkeypatch.setattr(musig_core, "_LIB_FAST_PATH", path)
         for psig, pubnonce, pk, expected in cases:
             assert musig2.partial_sig_verify_internal(psig, pubnonce, pk, session) is expected

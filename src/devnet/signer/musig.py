@@ -19,6 +19,7 @@ from typing import Final
 
 from ticketdlc.contract.engine import derive_nonce
 from ticketdlc.crypto import adaptor, bip340, musig2
+from ticketdlc.crypto.musig_core import partial_signature_scalar
 from ticketdlc.crypto.secp import CURVE_ORDER, Point, point_sum
 
 n: Final = CURVE_ORDER
@@ -93,13 +94,12 @@ def partial_signature(
     members = _members(item, local)
     values = item.session(aggnonce)
     k1, k2 = _nonce_scalars(seed, item, members)
-    k = (k1 + values.b * k2) % n
-    if values.nonce_negated:
-        k = n - k
     weighted = sum(
         values.keyagg.coefficients[m.pubkey] * int.from_bytes(m.secret, "big") for m in members
     )
-    return (k + values.e * values.key_sign * weighted) % n
+    return partial_signature_scalar(
+        k1, k2, values.b, values.e, values.key_sign * weighted % n, values.nonce_negated
+    )
 
 
 def partial_valid(

@@ -12,6 +12,15 @@ Secret nonces are derived from a per-session random seed (never reused across se
 worker processes can recompute them without secret nonces crossing process boundaries as
 objects. Worker processes receive secret keys and seeds: only use executors whose workers are
 as trusted as the calling process (a local process pool).
+
+Every partial signature is computed by ``musig_core.partial_signature_scalar``. Unlike the
+single-signature API (which checks each partial signature before returning it, as the BIP-327
+reference does) the bulk paths do not verify their own partial signatures one by
+one: that would cost about as much as signing again. A faulty one is caught later instead, at
+no extra cost, because every aggregated signature is batch-verified before a contract counts as
+signed (``SignedContract.verified``; a failing set is then checked partial by partial and the
+signer blamed), and it cannot leak a key because its nonce is never used for a second
+signature (see :func:`derive_nonce`).
 """
 
 from __future__ import annotations
@@ -24,6 +33,7 @@ from typing import Final, TypeAlias, TypeVar
 
 from ticketdlc.crypto import adaptor as adaptor_sigs
 from ticketdlc.crypto import bip340, musig2
+from ticketdlc.crypto.musig_core import partial_signature_scalar
 from ticketdlc.crypto.secp import CURVE_ORDER, Point, tagged_hash
 
 n: Final = CURVE_ORDER
@@ -56,10 +66,16 @@ R = TypeVar("R")
 def derive_nonce(seed: bytes, sk: bytes, pk: bytes, msg: bytes, entry: int) -> tuple[int, int]:
     """The secret nonce pair of one signer for one entry of one session.
 
-    ``k_j = H("TicketDLC/session-nonce", seed || sk || pk || msg || entry || j) mod n``: a
-    deterministic function of the session's random ``seed`` (fresh for every session), bound to
-    the signer, the message and the entry. Signing twice with one seed is what the session
-    objects prevent.
+    ``k_j = H("TicketDLC/session-nonce", seed || sk || pk || msg || entry || j) mod n``.
+
+    The rule that makes this safe: **one seed, one signing pass.** A MuSig2 nonce must never
+    sign two different challenges (two partial signatures ``s = k + e·x``, ``s' = k + e'·x``
+    give away the secret ``x``). Within a session the inputs ``sk``, ``pk``, ``msg`` and
+    ``entry`` make every entry's nonce distinct; across sessions the 32-byte ``seed`` is fresh
+    randomness (``os.urandom``) held only by the session object, which signs once, then drops
+    the seed, and cannot be pickled or copied (so it cannot be restored after a restart and
+    asked to sign again under other aggregate nonces). A caller that persisted a seed and
+    signed again with it after the other parties changed their nonces would leak its keys.
     """
     base = seed + sk + pk + msg + entry.to_bytes(4, "big")
     k1 = int.from_bytes(tagged_hash(NONCE_TAG, base + b"\x00"), "big") % n
@@ -140,11 +156,10 @@ def partial_signatures_chunk(
         psigs = []
         for pk, sk, seed in members[ctx_id]:
             k1, k2 = derive_nonce(seed, sk, pk, msg, entry)
-            k = k1 + b * k2
-            if negate:
-                k = -k
-            s = (k + e * coefficients[pk] * key_sign * secrets[pk]) % n
-            psigs.append(s.to_bytes(32, "big"))
+            weighted = coefficients[pk] * key_sign * secrets[pk] % n
+            psigs.append(
+                partial_signature_scalar(k1, k2, b, e, weighted, negate).to_bytes(32, "big")
+            )
         out.append((values.R.to_bytes(), tuple(psigs)))
     return out
 
@@ -199,12 +214,10 @@ def sign_locally_chunk(
         effective = final_nonce if adaptor is None else final_nonce + Point.from_bytes(adaptor)
         e = bip340.challenge(effective.xonly(), q_xonly, msg)
         negate = not effective.has_even_y()
-        total = 0
-        for (_, _, weighted_secret), (k1, k2) in zip(members, nonces, strict=True):
-            k = k1 + b * k2
-            if negate:
-                k = -k
-            total += (k + e * weighted_secret) % n  # one signer's partial signature
+        total = sum(
+            partial_signature_scalar(k1, k2, b, e, weighted_secret, negate)
+            for (_, _, weighted_secret), (k1, k2) in zip(members, nonces, strict=True)
+        )
         out.append((final_nonce.to_bytes(), total % n))
     return out
 

@@ -35,6 +35,7 @@ from ticketdlc.contract.sigmap import SigMap
 from ticketdlc.contract.signatures import ContractSignatures
 from ticketdlc.contract.types import Outcome, WinCondition
 from ticketdlc.crypto import musig2
+from ticketdlc.crypto.musig_core import SingleUse
 from ticketdlc.crypto.secp import CURVE_ORDER, Point
 
 EntryKey = Outcome | WinCondition
@@ -90,8 +91,11 @@ def _contract_signatures(
     return ContractSignatures(expiry_sig, outcome_sigs, split_sigs)
 
 
-class SignerSession:
-    """A party holding one or more of the contract's keys, for one signing session."""
+class SignerSession(SingleUse):
+    """A party holding one or more of the contract's keys, for one signing session.
+
+    Single use and never serialized: its nonce seeds (:func:`engine.derive_nonce`) sign once.
+    """
 
     def __init__(
         self,
@@ -188,8 +192,11 @@ class SignerSession:
             raise SigningError(f"invalid aggregate nonce: {exc}") from None
 
 
-class CoordinatorSession:
-    """The aggregator of a signing session; usually the market maker (holding its own key)."""
+class CoordinatorSession(SingleUse):
+    """The aggregator of a signing session; usually the market maker (holding its own key).
+
+    Single use and never serialized, like :class:`SignerSession`.
+    """
 
     def __init__(
         self,

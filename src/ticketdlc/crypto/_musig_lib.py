@@ -4,7 +4,7 @@ libsecp256k1 verifies a partial signature with variable-time multi-exponentiatio
 about 1.5× faster than the same equation built from separate point operations. Its session
 object is filled here from *our* session values (nonce coefficient, challenge, parity of the
 effective nonce), so the same call also verifies adaptor partial signatures in the musig2-crate
-convention. The session layout is private to libsecp256k1: ``ticketdlc.crypto.musig2`` checks it
+convention. The session layout is private to libsecp256k1: ``ticketdlc.crypto.musig_core`` checks it
 against ``secp256k1_musig_nonce_process`` once before enabling this path.
 """
 

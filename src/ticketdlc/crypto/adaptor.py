@@ -18,16 +18,15 @@ from collections.abc import Sequence
 from typing import Final
 
 from ticketdlc.crypto import bip340
-from ticketdlc.crypto.musig2 import (
+from ticketdlc.crypto.musig_core import (
     PlainPk,
     SecNonce,
     SessionContext,
-    _partial_sig_agg_scalar,
-    _partial_sig_verify_internal,
-    _sign,
+    aggregate_partials,
     n,
     nonce_agg,
-    session_values,
+    sign_partial,
+    verify_partial,
 )
 from ticketdlc.crypto.secp import CURVE_ORDER, G, InfinityError, Point, generator_mul, point_sum
 
@@ -54,7 +53,7 @@ def sign(
     adaptor: Point | bytes | None,
 ) -> bytes:
     """Partial adaptor signature (32 bytes) under adaptor point ``adaptor``. Consumes the nonce."""
-    return _sign(secnonce, sk, session_ctx, adaptor_point(adaptor))
+    return sign_partial(secnonce, sk, session_ctx, adaptor_point(adaptor))
 
 
 def partial_sig_verify_internal(
@@ -65,7 +64,7 @@ def partial_sig_verify_internal(
     adaptor: Point | bytes | None,
 ) -> bool:
     """Verify one signer's partial adaptor signature against an existing session."""
-    return _partial_sig_verify_internal(psig, pubnonce, pk, session_ctx, adaptor_point(adaptor))
+    return verify_partial(psig, pubnonce, pk, session_ctx, adaptor_point(adaptor))
 
 
 def partial_sig_verify(
@@ -90,7 +89,7 @@ def partial_sig_agg(
 ) -> bytes:
     """Aggregate partial adaptor signatures into the 65-byte ``ser33(R) || s``, verified."""
     point = adaptor_point(adaptor)
-    values, s = _partial_sig_agg_scalar(psigs, session_ctx, point)
+    values, s = aggregate_partials(psigs, session_ctx, point)
     signature = values.R.to_bytes() + s.to_bytes(32, "big")
     if not verify(values.Q.xonly(), session_ctx.msg, signature, point):
         raise ValueError(
@@ -183,8 +182,3 @@ def reveal_secret(
 def solo_adaptor_point(secret: bytes) -> Point:
     """The adaptor point ``t·G`` of a 32-byte adaptor secret."""
     return G * int.from_bytes(secret, "big")
-
-
-def nonce_parity_negated(session_ctx: SessionContext, adaptor: Point | bytes | None) -> bool:
-    """True if the session's effective nonce ``R + T`` has odd y (nonces are negated)."""
-    return session_values(session_ctx, adaptor_point(adaptor)).nonce_negated
