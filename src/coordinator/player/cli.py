@@ -26,6 +26,8 @@ from coordinator.player.client import EntryRecord, Player, PlayerState, parse_pi
 from coordinator.player.identity import create_identity, load_identity
 from coordinator_core.entry_keys import ADDRESS_HRP
 from coordinator_core.errors import CoordinatorError
+from coordinator_core.keymeld.attestation import EnclaveTrust
+from coordinator_core.nitro import attestation_trust
 from ticketdlc.bitcoin.address import AddressError, address_to_script_pubkey
 
 T = TypeVar("T")
@@ -42,10 +44,35 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
 class PlayerContext:
     """Options shared by the player commands; clients are built on first use."""
 
-    def __init__(self, seed_file: Path, url: str, lnd: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        seed_file: Path,
+        url: str,
+        lnd: dict[str, Any],
+        pcr_pins: dict[str | int, str],
+        attestation_root: Path | None,
+    ) -> None:
         self.seed_file = seed_file
         self.url = url
         self.lnd = lnd
+        self.pcr_pins = pcr_pins
+        self.attestation_root = attestation_root
+
+    def enclave_trust(self, network: str) -> EnclaveTrust | None:
+        """What the signing gateway's enclaves are verified against (None: no pins given).
+
+        A custom root (a devnet gateway's) is refused on mainnet, as the production profile
+        refuses it."""
+        if not self.pcr_pins:
+            return None
+        profile = "production" if network == "bitcoin" else "development"
+        try:
+            trust = attestation_trust(
+                profile, pcr_pins=self.pcr_pins, trust_root_file=self.attestation_root
+            )
+        except CoordinatorError as exc:
+            raise click.ClickException(exc.message) from None
+        return EnclaveTrust(trust)
 
     @property
     def state_file(self) -> Path:
@@ -67,7 +94,8 @@ class PlayerContext:
         identity = load_identity(self.seed_file)
         lightning = self.lightning(identity.network)
         async with CoordinatorApi(self.url, identity.nostr_secret) as api:
-            player = Player(identity, api, PlayerState.load(self.state_file), lightning)
+            trust = self.enclave_trust(identity.network)
+            player = Player(identity, api, PlayerState.load(self.state_file), lightning, trust)
             try:
                 return await action(player)
             finally:
@@ -100,6 +128,15 @@ def _esplora(url: str) -> Any:
     "--lnd-tls-cert", envvar="PLAYER_LND_TLS_CERT", default=None,
     type=click.Path(path_type=Path, dir_okay=False, exists=True), help="LND tls.cert (pinned).",
 )  # fmt: skip
+@click.option(
+    "--pcr-pin", "pcr_pins", multiple=True, envvar="PLAYER_PCR_PINS",
+    help="PCRn=HEX the signing gateway's enclaves must attest (repeatable).",
+)  # fmt: skip
+@click.option(
+    "--attestation-root", envvar="PLAYER_ATTESTATION_ROOT", default=None,
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="PEM root of the enclaves' attestation (default: AWS Nitro Root G1).",
+)  # fmt: skip
 @click.pass_context
 def player(
     ctx: click.Context,
@@ -108,10 +145,18 @@ def player(
     lnd_url: str | None,
     lnd_macaroon: Path | None,
     lnd_tls_cert: Path | None,
+    pcr_pins: tuple[str, ...],
+    attestation_root: Path | None,
 ) -> None:
     """Play as a headless player: enter competitions, get paid, claim on chain."""
     lnd = {"url": lnd_url, "macaroon": lnd_macaroon, "tls_cert": lnd_tls_cert}
-    ctx.obj = PlayerContext(seed_file, url, lnd)
+    pins: dict[str | int, str] = {}
+    for pin in pcr_pins:
+        name, sep, value = pin.partition("=")
+        if not sep:
+            raise click.BadParameter(f"expected PCRn=HEX, got {pin!r}", param_hint="--pcr-pin")
+        pins[name.strip()] = value.strip()
+    ctx.obj = PlayerContext(seed_file, url, lnd, pins, attestation_root)
 
 
 @player.command()
