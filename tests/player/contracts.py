@@ -27,6 +27,7 @@ from ticketdlc.contract import (
     competition_contract_parameters,
 )
 from ticketdlc.contract.build import funding_output
+from ticketdlc.contract.types import AnchorParams
 from ticketdlc.crypto.secp import Point
 
 FUNDING_FEE = 2_000
@@ -73,6 +74,7 @@ def build_competition(
     funding_value: int = 200_000,
     fee_rate: int = 500,
     identities: list[PlayerIdentity] | None = None,
+    anchor_sats: int | None = None,
 ) -> LocalCompetition:
     """Fund and sign a competition of ``entries`` fresh players on the devnet chain."""
     space = OutcomeSpace(entries, places)
@@ -100,6 +102,7 @@ def build_competition(
         funding_value=funding_value,
         fee_rate=fee_rate,
         relative_locktime_block_delta=delta,
+        anchor=None if anchor_sats is None else AnchorParams(anchor_sats),
     )
     wallet = TaprootKey(secrets.token_bytes(32))
     utxo = chain.faucet(wallet.script_pubkey, funding_value + FUNDING_FEE)

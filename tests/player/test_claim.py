@@ -60,10 +60,11 @@ async def run_until(
     raise AssertionError(f"claim did not finish: {states}")
 
 
+@pytest.mark.parametrize("anchor", [None, 240], ids=["no-anchor", "anchor"])
 async def test_winner_claims_from_attestation_to_its_own_address(
-    chain: ChainHandle, esplora: EsploraClient
+    chain: ChainHandle, esplora: EsploraClient, anchor: int | None
 ) -> None:
-    comp = build_competition(chain, 3, 1, delta=DELTA)
+    comp = build_competition(chain, 3, 1, delta=DELTA, anchor_sats=anchor)
     ranking = (2,)
     attestation = comp.attestation(ranking)
     who = claimant(comp, 2, fee_rate=4)

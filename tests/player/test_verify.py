@@ -28,7 +28,7 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChainHandle]:
 
 @pytest.fixture(scope="module")
 def comp(chain: ChainHandle) -> LocalCompetition:
-    return build_competition(chain, 4, 2, delta=3)
+    return build_competition(chain, 4, 2, delta=3, anchor_sats=240)
 
 
 def expected(comp: LocalCompetition, **changes: object) -> ExpectedTerms:
@@ -67,7 +67,8 @@ def test_honest_contract_passes_every_check(comp: LocalCompetition) -> None:
     names = [c.name for c in report.checks]
     assert names == [
         "contract rebuilds", "player key in contract", "ticket hash", "payout hash",
-        "player order", "funding value", "relative timelock", "players", "outcome space",
+        "player order", "funding value", "relative timelock", "anchor", "players",
+        "outcome space",
         "payout weights", "locking points", "expiry", "outcome and split transactions",
         "signatures", "funding transaction",
     ]  # fmt: skip

@@ -39,6 +39,10 @@ from ticketdlc.contract import (
 from ticketdlc.contract.types import ContractParameters
 from ticketdlc.crypto.secp import Point
 
+#: Anchors a player accepts: enough to bump a stuck transaction, not a fee in disguise.
+MIN_ANCHOR_SATS = 240
+MAX_ANCHOR_SATS = 1_000
+
 
 @dataclass(frozen=True)
 class Check:
@@ -228,6 +232,14 @@ def _check_terms(report: PayoutReport, params: ContractParameters, expected: Exp
             params.relative_locktime_block_delta == expected.relative_locktime_block_delta,
             f"Δ = {params.relative_locktime_block_delta} blocks "
             f"(competition: {expected.relative_locktime_block_delta})",
+        )
+    if params.anchor is not None:
+        value = params.anchor.value
+        report.add(
+            "anchor",
+            MIN_ANCHOR_SATS <= value <= MAX_ANCHOR_SATS,
+            f"every settlement transaction carries a {value} sat pay-to-anchor output "
+            f"(accepted: {MIN_ANCHOR_SATS}–{MAX_ANCHOR_SATS})",
         )
     report.add(
         "players",
