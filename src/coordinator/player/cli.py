@@ -264,13 +264,20 @@ def status(obj: PlayerContext) -> None:
 
 @player.command()
 @click.argument("entry_id", type=click.UUID)
-@click.option("--invoice", required=True, help="BOLT11 invoice for the exact amount owed.")
+@click.option(
+    "--invoice", default=None,
+    help="BOLT11 invoice for the exact amount owed (default: made by --lnd-url's node).",
+)  # fmt: skip
 @click.pass_obj
-def payout(obj: PlayerContext, entry_id: uuid.UUID, invoice: str) -> None:
+def payout(obj: PlayerContext, entry_id: uuid.UUID, invoice: str | None) -> None:
     """Ask for the Lightning payout of a winning entry (reveals its payout preimage and key)."""
 
     async def action(p: Player) -> None:
-        answer = await p.request_payout(_record(p, entry_id), invoice)
+        record = _record(p, entry_id)
+        if invoice is None:
+            answer = await p.invoice_and_request_payout(record)
+        else:
+            answer = await p.request_payout(record, invoice)
         click.echo(json.dumps(answer))
 
     _run(obj.with_player(action))

@@ -39,10 +39,12 @@ from coordinator_core.nip44 import encrypt_to_self
 from coordinator_core.observations import StationPicks
 from coordinator_core.private_file import write_private
 from ticketdlc.bitcoin.tx import Transaction
-from ticketdlc.contract import SignedContract
+from ticketdlc.contract import Outcome, SignedContract
 
 MAX_STATE_BYTES = 8 * 1024 * 1024
 MAX_CONTRACT_BYTES = 256 * 1024 * 1024
+PAYOUT_INVOICE_SECS = 600
+PAYOUT_FINAL_CLTV = 3  # blocks; payouts must resolve before the on-chain claim opens
 PAID_STATUSES = frozenset({"Paid", "Settled", "Used"})
 DEAD_STATUSES = frozenset({"Expired", "Cancelled", "Canceled"})
 
@@ -377,6 +379,47 @@ class Player:
         )
         return await claim_step(chain, signed, claimant, attestation)
 
+    async def owed_sats(self, record: EntryRecord) -> int:
+        """What this entry is owed over Lightning for the settled outcome (0 if nothing).
+
+        The outcome is the coordinator's ``settled_outcome``, checked against the oracle's
+        attestation for an attested one. Ranked outcomes pay ``floor(pool × weight / Σ
+        weights)``; outcomes paying every player (refund-all, expiry) pay ``floor(pool / n)``.
+        """
+        competition = await self.api.competition(record.competition_uuid)
+        settled = competition.get("settled_outcome")
+        if not isinstance(settled, str):
+            raise ValidationError("the competition has no settled outcome yet")
+        signed = await self.signed_contract(record)
+        outcome = Outcome.parse(settled)
+        if not outcome.is_expiry:
+            attestation = competition.get("attestation")
+            if not isinstance(attestation, str):
+                raise ValidationError("the settled outcome has no attestation")
+            if signed.outcome_of_attestation(int(attestation, 16)) != outcome:
+                raise ValidationError("the attestation does not unlock the settled outcome")
+        params = signed.params
+        index = params.player_index(self.keys(record).pubkey)
+        weights = params.outcome_payouts.get(outcome, {})
+        if index is None or index not in weights:
+            return 0
+        if len(weights) == len(params.players):
+            return params.funding_value // len(params.players)
+        return params.funding_value * weights[index] // sum(weights.values())
+
+    async def invoice_and_request_payout(self, record: EntryRecord) -> Any:
+        """Invoice the player's own node for what it is owed, and ask to be paid."""
+        if self.lightning is None:
+            raise ConfigError("no Lightning node configured to receive the payout")
+        amount = await self.owed_sats(record)
+        if amount <= 0:
+            raise ValidationError("this entry is owed nothing in the settled outcome")
+        invoice = await self.lightning.create_invoice(
+            amount * 1000, PAYOUT_INVOICE_SECS, f"payout {record.entry_id}",
+            **_small_final_cltv(self.lightning),
+        )  # fmt: skip
+        return await self.request_payout(record, invoice.payment_request)
+
     async def request_payout(self, record: EntryRecord, ln_invoice: str) -> Any:
         answer = await self.api.request_payout(
             record.competition_uuid, record.entry_uuid, self.payout_body(record, ln_invoice)
@@ -384,6 +427,16 @@ class Player:
         record.payout_requested = True
         self.state.put(record)
         return answer
+
+
+def _small_final_cltv(node: LndRestClient) -> dict[str, int]:
+    """A payout has to resolve within the contract's window: ask for a short final CLTV delta
+    when the node's client supports choosing one."""
+    import inspect
+
+    if "cltv_expiry" in inspect.signature(node.create_invoice).parameters:
+        return {"cltv_expiry": PAYOUT_FINAL_CLTV}
+    return {}
 
 
 def parse_picks(specs: Sequence[str]) -> list[StationPicks]:
