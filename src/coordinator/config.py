@@ -53,7 +53,7 @@ class CoordinatorSettings(_Section):
     name: str = Field("coordinator", min_length=1, max_length=64)
     private_key_file: Path = Path("./creds/coordinator_private_key.pem")
     oracle_url: str = "http://127.0.0.1:9800"
-    relative_locktime_block_delta: int = Field(144, ge=1, le=32767)
+    relative_locktime_block_delta: int = Field(432, ge=1, le=32767)
     required_confirmations: int = Field(1, ge=1)
     sync_interval_secs: float = Field(15.0, gt=0)
 
@@ -99,6 +99,35 @@ class KeymeldSettings(_Section):
     attestation_trust_root_file: Path | None = None
 
 
+class CompetitionSettings(_Section):
+    """The competition lifecycle: limits checked at creation, timeouts, payouts, fees."""
+
+    reservation_secs: float = Field(600.0, ge=60, le=86_400)  # a ticket's unpaid hold
+    signing_timeout_secs: float = Field(7200.0, gt=0)  # contract built -> signed, else cancel
+    failed_cancel_after_secs: float = Field(3600.0, ge=0)
+    max_permanent_errors: int = Field(5, ge=0)
+    max_entries: int = Field(25, ge=2, le=25)
+    max_places: int = Field(5, ge=1, le=5)
+    max_outcomes: int = Field(20_000, ge=2, le=20_001)
+    min_block_delta: int = Field(6, ge=1, le=32_767)
+    hold_invoice_max_secs: float = Field(43_200.0, gt=0)  # how long LND holds an HTLC
+    min_share_sats: int = Field(1_000, ge=331)
+    anchor_value_sats: int = Field(240, ge=0, le=1_000)  # 0: contracts without anchors
+    contract_fee_target_blocks: int = Field(1, ge=1, le=1008)
+    contract_fee_floor_sat_vb: int = Field(1, ge=1, le=10_000)
+    settlement_fee_target_blocks: int = Field(6, ge=1, le=1008)
+    payout_margin_blocks: int = Field(13, ge=1, le=1000)
+    payout_max_cltv: int = Field(432, ge=10, le=4032)
+    payout_fee_limit_sats: int = Field(1_000, ge=0)
+    payout_timeout_secs: int = Field(60, ge=1, le=600)
+
+    @model_validator(mode="after")
+    def _anchor_not_dust(self) -> CompetitionSettings:
+        if 0 < self.anchor_value_sats < 240:
+            raise ValueError("anchor_value_sats: 0 (no anchor) or at least 240")
+        return self
+
+
 class DevnetSettings(_Section):
     """Local protocol-compatible stand-ins started by ``coordinator dev``. Never in production."""
 
@@ -109,6 +138,7 @@ class DevnetSettings(_Section):
     chain_automine_secs: float = Field(10.0, ge=0, le=3600)  # 0: mine only on request
     lightning_port: int = Field(8180, ge=1, le=65535)
     oracle_port: int = Field(9800, ge=1, le=65535)
+    oracle_expiry_delay_secs: int = Field(86_400, ge=0, le=86_400)  # short: expiry in minutes
     signer_port: int = Field(8090, ge=1, le=65535)
     # limits of the devnet signing gateway (the real gateway's by default)
     signer_max_subsets: int = Field(REAL_GATEWAY.max_subsets, ge=1)
@@ -127,6 +157,7 @@ class Settings(_Section):
     bitcoin: BitcoinSettings = BitcoinSettings()
     lightning: LightningSettings = LightningSettings()
     keymeld: KeymeldSettings = KeymeldSettings()
+    competitions: CompetitionSettings = CompetitionSettings()
     devnet: DevnetSettings | None = None
 
     @model_validator(mode="after")

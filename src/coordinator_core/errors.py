@@ -29,6 +29,12 @@ class NotFoundError(CoordinatorError):
     code = "not_found"
 
 
+class ForbiddenError(CoordinatorError):
+    """The caller is authenticated but the object is not theirs."""
+
+    code = "forbidden"
+
+
 class ConflictError(CoordinatorError):
     """The request conflicts with the current state (already done, wrong state)."""
 

@@ -42,6 +42,7 @@ SERVICES: list[ServiceSpec] = [
         health_path="/health",
         usage="POST /devnet/weather to set forecasts and observations; "
         "POST /devnet/events/{id}/attest to sign now",
+        setting_options=(("--expiry-delay-secs", "oracle_expiry_delay_secs"),),
     ),
     ServiceSpec(
         name="lightning",

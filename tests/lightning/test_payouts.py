@@ -10,8 +10,11 @@ import hashlib
 import os
 import time
 
+import pytest
+
 from coordinator.adapters.lightning import LndRestClient
 from coordinator.domain.ports.lightning import InvoiceState, Payment, PaymentFailure, PaymentStatus
+from coordinator_core.errors import ValidationError
 from devnet.lightning.control import LightningDevnetControl
 from devnet.lightning.invoices import encode_invoice
 from tests.lightning.conftest import Collect, Collector, Nodes
@@ -166,3 +169,33 @@ async def test_payer_without_enough_balance(nodes: Nodes) -> None:
         PaymentStatus.FAILED,
         PaymentFailure.INSUFFICIENT_BALANCE,
     )
+
+
+async def test_cltv_limit_bounds_the_route_time_lock(nodes: Nodes) -> None:
+    """A payout sent with a time-lock cap pays an invoice whose final CLTV delta fits under it,
+    and is refused (before any HTLC) when it does not."""
+    _, coordinator = await nodes.new("coordinator", COORDINATOR_SATS)
+    _, player = await nodes.new("player", 0)
+    short = await player.create_invoice(PAYOUT_SATS * 1000, 600, "payout", cltv_expiry=6)
+    assert coordinator.decode_invoice(short.payment_request).min_final_cltv_expiry == 6
+    payment = await coordinator.send_payment(
+        short.payment_request,
+        amount_msat=None,
+        fee_limit_msat=10_000,
+        timeout_secs=10,
+        cltv_limit=9,
+    )
+    assert payment.status is PaymentStatus.SUCCEEDED
+    long = await player.create_invoice(PAYOUT_SATS * 1000, 600, "payout", cltv_expiry=40)
+    with pytest.raises(ValidationError, match="time lock"):
+        await coordinator.send_payment(
+            long.payment_request,
+            amount_msat=None,
+            fee_limit_msat=10_000,
+            timeout_secs=10,
+            cltv_limit=39,
+        )
+    with pytest.raises(ValidationError):
+        await coordinator.send_payment(
+            long.payment_request, amount_msat=None, fee_limit_msat=0, timeout_secs=1, cltv_limit=-1
+        )

@@ -19,11 +19,13 @@ from coordinator.adapters.lightning.client import LndRestClient
 from coordinator.adapters.oracle.client import NoaaOracleClient
 from coordinator.adapters.signer.keymeld import KeymeldSigner
 from coordinator.adapters.sqlite import identity, migrations
+from coordinator.adapters.sqlite.competitions import SqliteCompetitionStore
 from coordinator.adapters.sqlite.database import Database
 from coordinator.adapters.wallet.bdk_wallet import BdkWallet
 from coordinator.config import Settings
 from coordinator.domain.keys import CoordinatorKeys
 from coordinator.domain.ports.chain import ChainSource
+from coordinator.domain.ports.competitions import CompetitionStore
 from coordinator.domain.ports.lightning import LightningNode
 from coordinator.domain.ports.oracle import OraclePort
 from coordinator.domain.ports.signer import Signer
@@ -81,6 +83,13 @@ def oracle(settings: Settings, identity_secret: bytes) -> OraclePort:
 def signer(settings: Settings, keys: CoordinatorKeys) -> Signer:
     """The keymeld gateway client for ``[keymeld]`` (attested enclaves only)."""
     return KeymeldSigner.from_settings(settings.keymeld, settings.profile, keys)
+
+
+def competition_store(db: Store) -> CompetitionStore:
+    """The lifecycle's store on the competitions database."""
+    if not isinstance(db, Database):
+        raise TypeError("the competitions store needs an open SQLite database")
+    return SqliteCompetitionStore(db)
 
 
 async def open_databases(settings: Settings) -> dict[str, Store]:

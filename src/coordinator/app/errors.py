@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from coordinator_core.errors import (
     ConflictError,
     CoordinatorError,
+    ForbiddenError,
     NotFoundError,
     TransientError,
     ValidationError,
@@ -20,6 +21,7 @@ log = logging.getLogger(__name__)
 
 _STATUS: list[tuple[type[CoordinatorError], int]] = [
     (ValidationError, 400),
+    (ForbiddenError, 403),
     (NotFoundError, 404),
     (ConflictError, 409),
     (TransientError, 503),

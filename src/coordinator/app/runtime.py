@@ -8,12 +8,17 @@ from dataclasses import dataclass, field
 
 from coordinator.app import composition
 from coordinator.app.bitcoin import Bitcoin, start_bitcoin
+from coordinator.app.competitions.context import Lifecycle
+from coordinator.app.competitions.service import CompetitionServices
 from coordinator.app.composition import Store
 from coordinator.app.health import IntegrityMonitor, health_problems
 from coordinator.app.keys import ensure_key_layout, load_keys
 from coordinator.app.tasks import BackgroundTasks
 from coordinator.config import Settings
 from coordinator.domain.keys import CoordinatorKeys
+from coordinator.domain.ports.lightning import LightningNode
+from coordinator.domain.ports.oracle import OraclePort
+from coordinator_core.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +33,9 @@ class Runtime:
     tasks: BackgroundTasks = field(default_factory=BackgroundTasks)
     bitcoin: Bitcoin | None = None  # chain source and wallet; set by ``start``
     integrity: IntegrityMonitor | None = None  # cached quick_check verdicts; set by ``start``
+    lightning: LightningNode | None = None
+    oracle: OraclePort | None = None
+    competitions: CompetitionServices | None = None  # the lifecycle; set by ``start``
 
     @property
     def competitions_db(self) -> Store:
@@ -57,10 +65,39 @@ class Runtime:
                 runtime.tasks,
                 settings.bitcoin.refresh_blocks_secs,
             )
+            runtime.start_competitions()
         except BaseException:
             composition.close_databases(databases.values())
             raise
         return runtime
+
+    def start_competitions(self) -> None:
+        """Build the lifecycle on the ports and start its background work (after
+        reconciliation). Outside production, a missing Lightning or signer configuration
+        disables competitions with a logged reason instead of stopping the server."""
+        assert self.bitcoin is not None
+        settings = self.settings
+        try:
+            self.lightning = composition.lightning_node(settings)
+            signer = composition.signer(settings, self.keys)
+        except ConfigError as exc:
+            if settings.profile == "production":
+                raise
+            log.error("competitions are disabled until a restart: %s", exc.message)
+            return
+        self.oracle = composition.oracle(settings, self.keys.identity_secret)
+        lifecycle = Lifecycle(
+            settings=settings,
+            store=composition.competition_store(self.competitions_db),
+            lightning=self.lightning,
+            chain=self.bitcoin.chain,
+            wallet=self.bitcoin.wallet,
+            oracle=self.oracle,
+            signer=signer,
+            keys=self.keys,
+        )
+        self.competitions = CompetitionServices(lifecycle)
+        self.competitions.start(self.tasks)
 
     def health_problems(self) -> list[str]:
         """Reasons the service is unhealthy; empty when healthy. No I/O: integrity verdicts
@@ -73,5 +110,10 @@ class Runtime:
         await self.tasks.stop(grace_secs=self.settings.api.shutdown_timeout_secs)
         if self.bitcoin is not None:
             await self.bitcoin.close()
+        signer = None if self.competitions is None else self.competitions.lc.signer
+        for client in (self.lightning, self.oracle, signer):
+            close = getattr(client, "aclose", None)
+            if close is not None:
+                await close()
         for db in self.databases.values():
             await asyncio.to_thread(db.close)

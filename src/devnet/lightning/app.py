@@ -281,6 +281,7 @@ async def send_payment(
         amount_msat=lnd_json.value_msat(body.amt, body.amt_msat),
         fee_limit_msat=lnd_json.value_msat(body.fee_limit_sat, body.fee_limit_msat),
         allow_self_payment=body.allow_self_payment,
+        cltv_limit=body.cltv_limit,
     )
     # Subscribed first, so the stream carries every update of this payment.
     with _opened(hub.subscribe_payments(node.alias)) as subscriber:

@@ -87,6 +87,7 @@ class SendPaymentRequest(_Request):
     fee_limit_sat: Sat = 0
     fee_limit_msat: Msat = 0
     timeout_seconds: Index64 = 0
+    cltv_limit: Index64 = 0
     allow_self_payment: bool = False
     no_inflight_updates: bool = False
 

@@ -112,6 +112,7 @@ class PaymentOrder:
     amount_msat: int  # 0 unless paying a zero-amount invoice
     fee_limit_msat: int
     allow_self_payment: bool = False
+    cltv_limit: int = 0  # the route's largest total time lock (0: LND's default)
 
 
 @dataclass(frozen=True)
@@ -407,7 +408,7 @@ class LightningNetwork:
         for value in (order.amount_msat, order.fee_limit_msat):
             if not 0 <= value <= MAX_MONEY_MSAT:
                 raise LndError(GRPC_INVALID_ARGUMENT, "amounts must be within 0 and 21M BTC")
-        payment_hash, payee, amount = self._payable(order)
+        payment_hash, payee, amount, final_cltv = self._payable(order)
         updates: list[PaymentRecord] = []
         invoice_update: InvoiceRecord | None = None
         with self._store.transaction():
@@ -434,7 +435,7 @@ class LightningNetwork:
                 htlc_status=None,
                 creation_time_ns=time.time_ns(),
             )
-            failure = self._route_failure(payer, receiver, order, amount, fee)
+            failure = self._route_failure(payer, receiver, order, amount, fee, final_cltv)
             if payer.fail_next_reason is not None:
                 self._store.save_node(dataclasses.replace(payer, fail_next_reason=None))
             if failure is not None or receiver is None:
@@ -462,8 +463,8 @@ class LightningNetwork:
             raise LndError(GRPC_NOT_FOUND, "payment isn't initiated")
         return payment
 
-    def _payable(self, order: PaymentOrder) -> tuple[bytes, bytes, int]:
-        """Payment hash, payee and amount of ``order``, or LND's refusal."""
+    def _payable(self, order: PaymentOrder) -> tuple[bytes, bytes, int, int]:
+        """Payment hash, payee, amount and final CLTV delta of ``order``, or LND's refusal."""
         try:
             decoded = decode_invoice(order.payment_request)
         except InvalidInvoiceError as exc:
@@ -479,12 +480,22 @@ class LightningNetwork:
                     GRPC_UNKNOWN,
                     "amount must not be specified when paying a non-zero amount invoice",
                 )
-            return decoded.payment_hash, decoded.payee, decoded.amount_msat
+            return (
+                decoded.payment_hash,
+                decoded.payee,
+                decoded.amount_msat,
+                decoded.min_final_cltv_expiry,
+            )
         if order.amount_msat <= 0:
             raise LndError(
                 GRPC_UNKNOWN, "amount must be specified when paying a zero amount invoice"
             )
-        return decoded.payment_hash, decoded.payee, order.amount_msat
+        return (
+            decoded.payment_hash,
+            decoded.payee,
+            order.amount_msat,
+            decoded.min_final_cltv_expiry,
+        )
 
     def _route_failure(
         self,
@@ -493,10 +504,13 @@ class LightningNetwork:
         order: PaymentOrder,
         amount_msat: int,
         fee_msat: int,
+        final_cltv: int,
     ) -> str | None:
         """Why the payment cannot even be sent, if it cannot."""
         if payer.fail_next_reason is not None:
             return payer.fail_next_reason
+        if order.cltv_limit and final_cltv > order.cltv_limit:
+            return NO_ROUTE  # as LND: no route within the time-lock limit
         if receiver is None or not receiver.online:
             return NO_ROUTE
         if receiver.alias == payer.alias and not order.allow_self_payment:

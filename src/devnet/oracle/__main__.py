@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 
 from devnet.common import parse_service_args, serve
 from devnet.oracle.app import create_app
 from devnet.oracle.keys import OracleKeys
-from devnet.oracle.service import OracleService
+from devnet.oracle.service import EXPIRY_DELAY, OracleService
 from devnet.oracle.store import OracleStore
 from ticketdlc.competition import DEFAULT_MAX_OUTCOMES
 
@@ -25,6 +26,12 @@ def _options(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_MAX_OUTCOMES,
         help="largest outcome space an event may have",
     )
+    parser.add_argument(
+        "--expiry-delay-secs",
+        type=int,
+        default=int(EXPIRY_DELAY.total_seconds()),
+        help="an event expires this long after its signing date (the noaa-oracle: one day)",
+    )
 
 
 def main() -> None:
@@ -37,6 +44,7 @@ def main() -> None:
         keys,
         max_outcomes=args.max_outcomes,
         weather_dir=weather_dir,
+        expiry_delay=dt.timedelta(seconds=args.expiry_delay_secs),
     )
     serve(create_app(service, args.token), args.host, args.port, args.log_level)
 

@@ -61,7 +61,7 @@ from ticketdlc.crypto.secp import Point
 
 log = logging.getLogger(__name__)
 
-EXPIRY_DELAY = dt.timedelta(days=1)
+EXPIRY_DELAY = dt.timedelta(days=1)  # the noaa-oracle's: an event expires a day after signing
 MAX_ENTRIES_PER_EVENT = 25
 MAX_PLACES = 5
 MAX_U32 = 2**32 - 1
@@ -105,8 +105,12 @@ class OracleService:
         clock: Clock = utc_now,
         max_outcomes: int = DEFAULT_MAX_OUTCOMES,
         weather_dir: Path | None = None,
+        expiry_delay: dt.timedelta = EXPIRY_DELAY,
     ) -> None:
+        if expiry_delay.total_seconds() < 0:
+            raise ValueError("the expiry delay must not be negative")
         self.store = store
+        self.expiry_delay_secs = int(expiry_delay.total_seconds())
         self.keys = keys
         self.clock = clock
         self.max_outcomes = max_outcomes
@@ -151,7 +155,7 @@ class OracleService:
                 nonce_secret=nonce,
                 nonce_point=nonce_point.to_bytes(),
                 locking_points=tuple(p.to_bytes() for p in points),
-                expiry=int(request.signing_date.timestamp()) + int(EXPIRY_DELAY.total_seconds()),
+                expiry=int(request.signing_date.timestamp()) + self.expiry_delay_secs,
             )
             self.store.insert_event(row, self.clock())
             log.info("event %s created with %d outcomes", row.id, space.count)
@@ -167,7 +171,7 @@ class OracleService:
             raise invalid("start_observation_date is after end_observation_date")
         if request.end_observation_date > request.signing_date:
             raise invalid("end_observation_date is after signing_date")
-        expiry = int(request.signing_date.timestamp()) + int(EXPIRY_DELAY.total_seconds())
+        expiry = int(request.signing_date.timestamp()) + self.expiry_delay_secs
         if request.start_observation_date.timestamp() < 0 or expiry > MAX_U32:
             raise invalid("dates must lie between 1970 and 2106")
         if request.total_allowed_entries > MAX_ENTRIES_PER_EVENT:

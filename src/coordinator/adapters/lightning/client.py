@@ -60,6 +60,7 @@ from coordinator_core.errors import (
 log = logging.getLogger(__name__)
 
 MAX_MEMO_BYTES = 1024  # LND's limit
+MAX_CLTV_DELTA = 2016  # LND's largest final CLTV delta and route time lock
 
 
 class LndRestClient:
@@ -151,9 +152,11 @@ class LndRestClient:
         return created
 
     async def create_invoice(
-        self, amount_msat: int, expiry_secs: int, memo: str = ""
+        self, amount_msat: int, expiry_secs: int, memo: str = "", cltv_expiry: int = 0
     ) -> CreatedInvoice:
         _check_invoice_terms(amount_msat, expiry_secs, memo)
+        if not 0 <= cltv_expiry <= MAX_CLTV_DELTA:
+            raise ValidationError(f"cltv_expiry must be between 0 and {MAX_CLTV_DELTA} blocks")
         # The client picks the preimage, so a retried request names the same invoice.
         preimage = os.urandom(32)
         payment_hash = hashlib.sha256(preimage).digest()
@@ -163,6 +166,8 @@ class LndRestClient:
             "expiry": str(expiry_secs),
             "memo": memo,
         }
+        if cltv_expiry:
+            body["cltv_expiry"] = str(cltv_expiry)
         try:
             answer = await self._transport.call("POST", "/v1/invoices", json_body=body)
         except ConflictError:
@@ -280,6 +285,7 @@ class LndRestClient:
         amount_msat: int | None,
         fee_limit_msat: int,
         timeout_secs: int,
+        cltv_limit: int = 0,
     ) -> Payment:
         """Check the invoice, pay it, and wait up to ``timeout_secs`` for a final status.
 
@@ -292,13 +298,22 @@ class LndRestClient:
             raise ValidationError("fee limit must not be negative")
         if timeout_secs <= 0:
             raise ValidationError("payment timeout must be positive")
+        if not 0 <= cltv_limit <= MAX_CLTV_DELTA:
+            raise ValidationError(f"cltv_limit must be between 0 and {MAX_CLTV_DELTA} blocks")
         decoded = self.decode_invoice(payment_request, amount_msat)
+        if cltv_limit and decoded.min_final_cltv_expiry > cltv_limit:
+            raise ValidationError(
+                f"the invoice needs {decoded.min_final_cltv_expiry} blocks of time lock, "
+                f"more than the limit of {cltv_limit}"
+            )
         body: dict[str, object] = {
             "payment_request": decoded.payment_request,
             "timeout_seconds": timeout_secs,
             "fee_limit_msat": str(fee_limit_msat),
             "no_inflight_updates": False,
         }
+        if cltv_limit:
+            body["cltv_limit"] = cltv_limit
         if decoded.amount_msat is None:
             assert amount_msat is not None  # check_invoice requires it
             body["amt_msat"] = str(amount_msat)

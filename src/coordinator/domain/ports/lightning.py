@@ -135,9 +135,10 @@ class LightningNode(Protocol):
         ...
 
     async def create_invoice(
-        self, amount_msat: int, expiry_secs: int, memo: str = ""
+        self, amount_msat: int, expiry_secs: int, memo: str = "", cltv_expiry: int = 0
     ) -> CreatedInvoice:
-        """Add a plain invoice that settles on payment."""
+        """Add a plain invoice that settles on payment; ``cltv_expiry`` is its final CLTV
+        delta in blocks (0: the node's default)."""
         ...
 
     async def lookup_invoice(self, payment_hash: bytes) -> Invoice:
@@ -165,8 +166,12 @@ class LightningNode(Protocol):
         amount_msat: int | None,
         fee_limit_msat: int,
         timeout_secs: int,
+        cltv_limit: int = 0,
     ) -> Payment:
-        """Pay ``payment_request`` after checking it; the result may still be IN_FLIGHT."""
+        """Pay ``payment_request`` after checking it; the result may still be IN_FLIGHT.
+
+        ``cltv_limit`` caps the route's total time lock in blocks (0: no cap), so no HTLC of
+        the payment can stay unresolved beyond ``tip + cltv_limit``."""
         ...
 
     async def track_payment(self, payment_hash: bytes) -> Payment:
