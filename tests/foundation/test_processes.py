@@ -54,7 +54,7 @@ def test_serve_answers_health_and_checkpoints_on_sigterm(tmp_path: Path) -> None
         stderr=subprocess.PIPE,
     )
     try:
-        wait_healthy(f"http://127.0.0.1:{port}/api/v1/health_check", process, timeout=10)
+        wait_healthy(f"http://127.0.0.1:{port}/api/v1/health_check", process, timeout=30)
     finally:
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=30)
