@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import signal
 import sys
 from pathlib import Path
 from typing import NoReturn
@@ -81,29 +80,12 @@ def version() -> None:
 @cli.command()
 @click.pass_obj
 def serve(obj: Context) -> None:
-    """Run the coordinator HTTP server and its background tasks."""
-    import uvicorn
+    """Run the public and admin HTTP listeners and the background tasks."""
+    import asyncio
 
-    from coordinator.app.server import create_app
+    from coordinator.app.listeners import serve_forever
 
-    settings = obj.settings
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings),
-            host=settings.api.host,
-            port=settings.api.port,
-            log_level=settings.log_level,
-            timeout_graceful_shutdown=int(settings.api.shutdown_timeout_secs),
-            access_log=settings.log_level == "debug",
-        )
-    )
-    # uvicorn shuts down gracefully on SIGINT/SIGTERM and then re-raises the signal to the
-    # previous handler; exiting 0 there reports the clean shutdown to supervisors.
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: sys.exit(0))
-    server.run()
-    if not server.started:
-        sys.exit(1)
+    sys.exit(asyncio.run(serve_forever(obj.settings)))
 
 
 @cli.command()

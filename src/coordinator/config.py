@@ -10,13 +10,22 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 from coordinator_core.errors import ConfigError
 from coordinator_core.keymeld.limits import REAL_GATEWAY
 from coordinator_core.nitro.policy import NON_PRODUCTION_PROFILES, attestation_trust
+from coordinator_core.http_origin import normalise_origin, parse_networks
+from coordinator_core.nostr import pubkey_from_text
 
 DEFAULT_CONFIG_PATH = Path("config/local.toml")
 ENV_PREFIX = "COORDINATOR__"
@@ -41,12 +50,104 @@ class DbSettings(_Section):
     integrity_check_interval_secs: float = Field(60.0, gt=0, le=86_400)
 
 
+def _check_origins(values: list[str]) -> list[str]:
+    for value in values:
+        normalise_origin(value)
+    return values
+
+
+def _check_networks(values: list[str]) -> list[str]:
+    parse_networks(values)
+    return values
+
+
+def _check_pubkeys(values: list[str]) -> list[str]:
+    for value in values:
+        pubkey_from_text(value)
+    return values
+
+
+Origins = Annotated[list[str], AfterValidator(_check_origins)]
+PublicKeys = Annotated[list[str], AfterValidator(_check_pubkeys)]
+Networks = Annotated[list[str], AfterValidator(_check_networks)]
+
+
 class ApiSettings(_Section):
+    """The public listener."""
+
     host: str = "127.0.0.1"
     port: int = Field(9990, ge=1, le=65535)
-    origins: list[str] = ["http://localhost:9990", "http://127.0.0.1:9990"]
+    # Browser origins allowed by CORS; NIP-98 ``u`` tags may name any of them too.
+    origins: Origins = ["http://localhost:9990", "http://127.0.0.1:9990"]
+    # The origin clients use for this API when it is not among ``origins`` (e.g. behind TLS).
+    public_url: str | None = None
+    # Proxies (addresses or CIDR networks) whose forwarding headers are honoured: the
+    # ``X-Forwarded-Proto``/``X-Forwarded-Host`` of NIP-98 URLs and ``client_ip_header``.
+    trusted_proxies: Networks = []
+    client_ip_header: str = Field("X-Real-IP", pattern=r"^[A-Za-z0-9-]{1,64}$")
     max_body_bytes: int = Field(1_048_576, ge=1024)
     shutdown_timeout_secs: float = Field(10.0, gt=0)
+
+    @model_validator(mode="after")
+    def _public_url_is_an_origin(self) -> ApiSettings:
+        if self.public_url is not None:
+            normalise_origin(self.public_url)
+        return self
+
+    @property
+    def nip98_origins(self) -> list[str]:
+        """Origins a NIP-98 ``u`` tag may name on the public listener."""
+        return [*self.origins, *([self.public_url] if self.public_url else [])]
+
+
+class AdminSettings(_Section):
+    """The operator listener: a separate port, never reachable through the public one."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(9991, ge=1, le=65535)
+    # 0600 file holding the bearer token (32 to 4096 characters); created by non-production
+    # profiles when missing, required by production.
+    token_file: Path = Path("./creds/admin_token")
+    # npubs (or x-only hex keys) allowed to call admin routes with NIP-98.
+    npubs: PublicKeys = []
+    # Origins NIP-98 ``u`` tags may name on this listener; default http://HOST:PORT and
+    # http://localhost:PORT.
+    origins: Origins = []
+    trusted_proxies: Networks = []
+    session_ttl_secs: int = Field(43_200, ge=60, le=30 * 86_400)
+
+    @property
+    def nip98_origins(self) -> list[str]:
+        return self.origins or [f"http://{self.host}:{self.port}", f"http://localhost:{self.port}"]
+
+
+class AuthSettings(_Section):
+    """Participant authentication and abuse limits."""
+
+    replay_capacity: int = Field(100_000, ge=100, le=10_000_000)
+    # Token buckets for login, register and password-reset attempts.
+    address_attempts_per_minute: float = Field(30.0, gt=0)
+    address_burst: int = Field(20, ge=1)
+    username_attempts_per_minute: float = Field(10.0, gt=0)
+    username_burst: int = Field(5, ge=1)
+    limiter_capacity: int = Field(100_000, ge=100)  # keys remembered per limiter
+    reset_challenge_ttl_secs: int = Field(300, ge=30, le=3600)
+
+
+class PowSettings(_Section):
+    """Sign-up proof of work (off by default)."""
+
+    enabled: bool = False
+    base_bits: int = Field(18, ge=1, le=32)
+    max_bits: int = Field(22, ge=1, le=32)
+    step_signups: int = Field(200, ge=1)
+    challenge_ttl_secs: int = Field(600, ge=10, le=3600)
+
+    @model_validator(mode="after")
+    def _bits_ordered(self) -> PowSettings:
+        if self.max_bits < self.base_bits:
+            raise ValueError("max_bits must be at least base_bits")
+        return self
 
 
 class CoordinatorSettings(_Section):
@@ -153,6 +254,9 @@ class Settings(_Section):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     db: DbSettings = DbSettings()
     api: ApiSettings = ApiSettings()
+    admin: AdminSettings = AdminSettings()
+    auth: AuthSettings = AuthSettings()
+    pow: PowSettings = PowSettings()
     coordinator: CoordinatorSettings = CoordinatorSettings()
     bitcoin: BitcoinSettings = BitcoinSettings()
     lightning: LightningSettings = LightningSettings()

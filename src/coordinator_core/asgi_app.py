@@ -18,13 +18,19 @@ OPENAPI_PATH: Final = "/openapi.json"
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
-def api_app(title: str, lifespan: Lifespan | None = None, version: str = "0.1.0") -> FastAPI:
-    """A FastAPI application with the OpenAPI document and without documentation pages."""
+def api_app(
+    title: str,
+    lifespan: Lifespan | None = None,
+    version: str = "0.1.0",
+    openapi_url: str | None = OPENAPI_PATH,
+) -> FastAPI:
+    """A FastAPI application with the OpenAPI document (unless ``openapi_url`` is None, for an
+    app that serves it only behind authentication) and without documentation pages."""
     return FastAPI(
         title=title,
         version=version,
         lifespan=lifespan,
-        openapi_url=OPENAPI_PATH,
+        openapi_url=openapi_url,
         docs_url=None,
         redoc_url=None,
         swagger_ui_oauth2_redirect_url=None,

@@ -57,3 +57,21 @@ class ConfigError(CoordinatorError):
     """Configuration is missing, malformed or not allowed in the selected profile."""
 
     code = "config_error"
+
+
+class AuthError(Exception):
+    """A request is not authenticated or not allowed.
+
+    Rendered as ``{"error": {"type": code, "detail": detail}}`` with ``status`` (and any
+    ``headers``, e.g. ``Retry-After`` or ``WWW-Authenticate``). Not a :class:`CoordinatorError`:
+    it never means the system itself failed.
+    """
+
+    def __init__(
+        self, status: int, code: str, detail: str, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(f"{code}: {detail}")
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.headers = headers or {}

@@ -146,3 +146,33 @@ def npub_decode(text: str) -> bytes:
     if data is None or len(data) != 32:
         raise ValueError(f"npub does not hold a 32-byte key: {text!r}")
     return bytes(data)
+
+
+def pubkey_from_text(text: str) -> str:
+    """An x-only public key given as ``npub1…`` or 64 hex digits, as lower-case hex."""
+    value = text.strip().lower()
+    if is_hex(value, 32, lowercase=True):
+        return value
+    return npub_decode(value).hex()
+
+
+NSEC_HRP = "nsec"
+
+
+def nsec_encode(secret: bytes) -> str:
+    """Bech32 ``nsec1…`` form of a 32-byte secret key."""
+    if len(secret) != 32:
+        raise ValueError("a secret key is 32 bytes")
+    words = bech32.convertbits(list(secret), 8, 5)
+    return str(bech32.bech32_encode(bech32.Encoding.BECH32, NSEC_HRP, words))
+
+
+def nsec_decode(text: str) -> bytes:
+    """The 32-byte secret key of an ``nsec1…`` string."""
+    encoding, hrp, words = bech32.bech32_decode(text)
+    if hrp != NSEC_HRP or encoding != bech32.Encoding.BECH32 or words is None:
+        raise ValueError("not an nsec")
+    data = bech32.convertbits(words, 5, 8, False)
+    if data is None or len(data) != 32:
+        raise ValueError("nsec does not hold a 32-byte key")
+    return bytes(data)

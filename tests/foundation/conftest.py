@@ -22,6 +22,7 @@ def settings(tmp_path: Path) -> Settings:
             "COORDINATOR__DB__DATA_FOLDER": str(tmp_path / "data"),
             "COORDINATOR__COORDINATOR__PRIVATE_KEY_FILE": str(tmp_path / "creds" / "key.pem"),
             "COORDINATOR__BITCOIN__STORAGE_FILE": str(tmp_path / "data" / "bitcoin.db"),
+            "COORDINATOR__ADMIN__TOKEN_FILE": str(tmp_path / "creds" / "admin_token"),
         },
     )
 

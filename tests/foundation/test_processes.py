@@ -18,10 +18,12 @@ import pytest
 from tests.conftest import free_port
 
 
-def isolated_env(tmp_path: Path, api_port: int) -> dict[str, str]:
+def isolated_env(tmp_path: Path, api_port: int, admin_port: int | None = None) -> dict[str, str]:
     env = {
         **os.environ,
         "COORDINATOR__API__PORT": str(api_port),
+        "COORDINATOR__ADMIN__PORT": str(admin_port or free_port()),
+        "COORDINATOR__ADMIN__TOKEN_FILE": str(tmp_path / "creds" / "admin_token"),
         "COORDINATOR__DB__DATA_FOLDER": str(tmp_path / "data"),
         "COORDINATOR__COORDINATOR__PRIVATE_KEY_FILE": str(tmp_path / "creds" / "key.pem"),
         "COORDINATOR__BITCOIN__STORAGE_FILE": str(tmp_path / "data" / "bitcoin.db"),
@@ -46,15 +48,23 @@ def wait_healthy(url: str, process: subprocess.Popen[bytes], timeout: float) -> 
 
 
 def test_serve_answers_health_and_checkpoints_on_sigterm(tmp_path: Path) -> None:
-    port = free_port()
+    """Both listeners run in one process over one runtime and stop together on SIGTERM."""
+    port, admin_port = free_port(), free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "coordinator", "--config", "config/local.toml", "serve"],
-        env=isolated_env(tmp_path, port),
+        env=isolated_env(tmp_path, port, admin_port),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
     try:
         wait_healthy(f"http://127.0.0.1:{port}/api/v1/health_check", process, timeout=30)
+        token_file = tmp_path / "creds" / "admin_token"
+        assert token_file.stat().st_mode & 0o777 == 0o600
+        whoami = f"http://127.0.0.1:{admin_port}/admin/api/whoami"
+        assert httpx.get(whoami).status_code == 401
+        bearer = {"Authorization": f"Bearer {token_file.read_text().strip()}"}
+        assert httpx.get(whoami, headers=bearer).json() == {"method": "token", "pubkey": None}
+        assert httpx.get(f"http://127.0.0.1:{port}/admin/api/whoami").status_code == 404
     finally:
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=30)
@@ -96,6 +106,8 @@ def test_dev_starts_everything_and_stops_cleanly(tmp_path: Path) -> None:
     assert "devnet is ready" in output
     assert "coordinator API" in output
     assert f"http://127.0.0.1:{port}" in output
+    assert "admin listener http://127.0.0.1:" in output
+    assert (tmp_path / "creds" / "admin_token").stat().st_mode & 0o777 == 0o600
     # Every child is gone: nothing answers on the coordinator port any more.
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"http://127.0.0.1:{port}/api/v1/health_check", timeout=1)

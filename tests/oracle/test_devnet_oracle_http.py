@@ -268,7 +268,7 @@ def test_nip98_tampered_body_and_replay_are_rejected(devnet_oracle: OracleHandle
     tampered = content.replace(b'"total_allowed_entries": 4', b'"total_allowed_entries": 5')
     assert tampered != content
     response = devnet_oracle.http.post("/oracle/events", content=tampered, headers=headers)
-    assert response.status_code == 401
+    assert response.status_code == 400
     assert error_of(response)["type"] == "invalid_payload"
     assert devnet_oracle.http.get(f"/oracle/events/{body['id']}").status_code == 404
 
@@ -542,3 +542,54 @@ def test_oversized_body_is_refused(devnet_oracle: OracleHandle) -> None:
     big = {"forecasts": [], "observations": [], "pad": "x" * (5 * 1024 * 1024)}
     response = devnet_oracle.http.post("/devnet/weather", json=big, headers=devnet_oracle.auth)
     assert response.status_code == 413
+
+
+def test_nip98_hostile_headers_found_by_fuzzing(devnet_oracle: OracleHandle) -> None:
+    """Deeply nested JSON, a ``#fragment`` and a chosen ``Host`` (as found) are all refused."""
+    content = json.dumps(event_body()).encode()
+    json_headers = {"Content-Type": "application/json"}
+    nested = "Nostr " + base64.b64encode(b"[" * 1000 + b"]" * 1000).decode()  # 2.7 kB
+    response = devnet_oracle.http.post(
+        "/oracle/events", content=content, headers={"Authorization": nested, **json_headers}
+    )
+    assert (response.status_code, error_of(response)["type"]) == (400, "invalid_event_json")
+    url = devnet_oracle.url + "/oracle/events"
+    for signed_url, extra in [
+        (url + "#fragment", {}),
+        ("http://evil.example/oracle/events", {"Host": "evil.example"}),
+        (url.replace("http://", "https://"), {"X-Forwarded-Proto": "https"}),
+    ]:
+        header = build_auth_header(COORDINATOR_SECRET, signed_url, "POST", content)
+        response = devnet_oracle.http.post(
+            "/oracle/events",
+            content=content,
+            headers={"Authorization": header, **json_headers, **extra},
+        )
+        assert (response.status_code, error_of(response)["type"]) == (
+            401,
+            "url_method_mismatch",
+        ), signed_url
+
+
+def test_nip98_forwarded_headers_from_a_configured_proxy(tmp_path: Path) -> None:
+    from tests.conftest import free_port
+    from tests.support.oracle import running_oracle
+
+    public = "https://oracle.example"
+    extra = ["--public-url", public, "--trusted-proxy", "127.0.0.1"]
+    with running_oracle(tmp_path / "oracle", free_port(), seed="11" * 32, extra=extra) as oracle:
+        content = json.dumps(event_body()).encode()
+        header = build_auth_header(COORDINATOR_SECRET, public + "/oracle/events", "POST", content)
+        forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "oracle.example"}
+        headers = {"Authorization": header, "Content-Type": "application/json", **forwarded}
+        response = oracle.http.post("/oracle/events", content=content, headers=headers)
+        assert response.status_code == 200, response.text
+        direct = build_auth_header(
+            COORDINATOR_SECRET, oracle.url + "/oracle/events", "POST", content
+        )
+        response = oracle.http.post(
+            "/oracle/events",
+            content=content,
+            headers={"Authorization": direct, "Content-Type": "application/json"},
+        )
+        assert (response.status_code, error_of(response)["type"]) == (401, "url_method_mismatch")

@@ -19,6 +19,7 @@ import pytest
 
 from coordinator.adapters.oracle import NoaaOracleClient
 from coordinator.domain.ports.oracle import OracleEntry, OracleEventSpec
+from coordinator_core.http_origin import OriginPolicy
 from coordinator_core.ids import uuid7
 from coordinator_core.observations import Comparison, StationPicks
 from devnet.oracle.app import create_app
@@ -65,7 +66,9 @@ async def in_process_oracle(
         seeded.secret, seeded.pubkey, seeded.seed, int(vector["nonce_secret_hex"], 16)
     )
     service = OracleService(OracleStore(tmp_path / "oracle.sqlite"), keys)
-    yield httpx.ASGITransport(app=create_app(service, TOKEN))
+    yield httpx.ASGITransport(
+        app=create_app(service, TOKEN, OriginPolicy.from_config(["http://oracle.test"]))
+    )
     service.store.close()
 
 

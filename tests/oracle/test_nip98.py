@@ -14,7 +14,7 @@ from coordinator_core.nip98 import (
     MemoryReplayGuard,
     Nip98Error,
     build_auth_header,
-    request_url,
+    json_depth,
     verify_auth_header,
 )
 from coordinator_core.nostr import (
@@ -63,11 +63,44 @@ def test_built_header_verifies_and_names_the_signer() -> None:
     assert event.id == compute_event_id(event.pubkey, NOW, KIND_HTTP_AUTH, event.tags, "")
 
 
-def test_get_without_body_and_forwarded_https() -> None:
-    url = request_url("oracle.example:443", "/oracle/events/1?x=1", forwarded_proto=True)
-    assert url == "https://oracle.example:443/oracle/events/1?x=1"
+def test_get_without_body_scheme_and_host_case_and_default_port() -> None:
+    url = "https://oracle.example:443/oracle/events/1?x=1"
     header = build_auth_header(SECRET, "https://ORACLE.example/oracle/events/1?x=1", "GET", now=NOW)
     verify_auth_header(header, url, "GET", b"", now=NOW)
+    verify_auth_header(header, ["http://other.example/", url], "GET", b"", now=NOW)
+    with pytest.raises(Nip98Error, match="url_method_mismatch"):
+        verify_auth_header(header, [], "GET", b"", now=NOW)
+
+
+@pytest.mark.parametrize(
+    "signed_url",
+    [
+        URL + "#",
+        URL + "#frag",
+        URL + "?",
+        URL + "/",
+        "http://user@127.0.0.1:9800/oracle/events",
+        "http://127.0.0.1:9801/oracle/events",
+        "https://127.0.0.1:9800/oracle/events",
+        "http://127.0.0.1:9800/oracle/Events",
+    ],
+)
+def test_url_is_compared_whole(signed_url: str) -> None:
+    header = header_of(sign_event(SECRET, NOW, KIND_HTTP_AUTH, good_tags(url=signed_url), ""))
+    with pytest.raises(Nip98Error, match="url_method_mismatch"):
+        verify_auth_header(header, URL, "POST", BODY, now=NOW)
+
+
+def test_nested_json_is_refused_before_parsing() -> None:
+    for depth in (5, 100, 100_000):
+        nested = b"[" * depth + b"]" * depth
+        header = "Nostr " + base64.b64encode(nested).decode()
+        with pytest.raises(Nip98Error) as caught:
+            verify_auth_header(header, URL, "POST", BODY, now=NOW)
+        expected = "invalid_event_json" if len(header) <= 8192 else "header_too_large"
+        assert caught.value.code == expected
+    assert json_depth(b'{"a": "[[[[[[[", "b": [["x"]]}') == 3
+    assert json_depth(b'"\\"[]') == 1
 
 
 @pytest.mark.parametrize(
@@ -84,8 +117,9 @@ def test_get_without_body_and_forwarded_https() -> None:
         (signed(good_tags(method="FETCH")), 401, "invalid_method"),
         (signed(good_tags(url="not a url")), 401, "invalid_url"),
         (signed(good_tags(), content="hello"), 400, "non_empty_content"),
-        (signed(good_tags(body=b"other body")), 401, "invalid_payload"),
-        (signed([["u", URL], ["method", "POST"]]), 401, "invalid_payload"),
+        (signed(good_tags(body=b"other body")), 400, "invalid_payload"),
+        (signed([["u", URL], ["method", "POST"]]), 400, "invalid_payload"),
+        ("Nostr " + "A" * 9000, 400, "header_too_large"),
     ],
 )
 def test_rejections(header: str | None, status: int, code: str) -> None:
@@ -121,3 +155,25 @@ def test_replayed_header_is_rejected() -> None:
     # An identical request signed in another second is a different event.
     fresh = build_auth_header(SECRET, URL, "POST", BODY, now=NOW + 1)
     verify_auth_header(fresh, URL, "POST", BODY, now=NOW + 1, replay_guard=guard)
+
+
+def test_replay_guard_is_bounded_and_forgets_stale_events() -> None:
+    guard = MemoryReplayGuard(window_secs=60, capacity=3)
+    for i in range(3):
+        assert guard.first_use(f"e{i}", NOW, NOW)
+    with pytest.raises(Nip98Error) as caught:
+        guard.first_use("e3", NOW, NOW)
+    assert (caught.value.status, caught.value.code) == (503, "replay_guard_full")
+    # Once the first events can no longer pass the freshness check they are forgotten.
+    assert guard.first_use("e3", NOW + 61, NOW + 61)
+    assert len(guard) == 1
+    assert not guard.first_use("e3", NOW + 61, NOW + 62)
+
+
+def test_hex_fields_with_a_trailing_newline_are_refused() -> None:
+    event = sign_event(SECRET, NOW, KIND_HTTP_AUTH, good_tags(), "")
+    for field in ("id", "pubkey", "sig"):
+        data = {**event.to_json(), field: getattr(event, field) + "\n"}
+        header = "Nostr " + base64.b64encode(json.dumps(data).encode()).decode()
+        with pytest.raises(Nip98Error, match="invalid_event_json"):
+            verify_auth_header(header, URL, "POST", BODY, now=NOW)

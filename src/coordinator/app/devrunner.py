@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
+from coordinator.app.auth.admin_token import load_admin_token
 from coordinator.config import DevnetSettings, Settings
 from coordinator_core.errors import ConfigError
 from devnet.launcher import ServiceNotReadyError, service_argv, stop_process, wait_http_ready
@@ -45,8 +46,20 @@ def plan_children(settings: Settings, config_path: Path | None) -> list[Child]:
     argv = [sys.executable, "-m", "coordinator"]
     if config_path is not None:
         argv += ["--config", str(config_path)]
+    admin = settings.admin
+    usage = (
+        f"admin listener http://{admin.host}:{admin.port} "
+        f"(Authorization: Bearer <token in {admin.token_file}>)"
+    )
     children.append(
-        Child("coordinator", "coordinator API", [*argv, "serve"], url, f"{url}/api/v1/health_check")
+        Child(
+            "coordinator",
+            "coordinator API",
+            [*argv, "serve"],
+            url,
+            f"{url}/api/v1/health_check",
+            usage,
+        )
     )
     return children
 
@@ -136,5 +149,6 @@ def run_dev(settings: Settings, config_path: Path | None) -> int:
     if settings.profile == "production":
         raise ConfigError("`coordinator dev` cannot run with the production profile")
     children = plan_children(settings, config_path)
+    load_admin_token(settings.admin.token_file, create_if_missing=True)
     assert settings.devnet is not None
     return Supervisor(children, settings.devnet.startup_timeout_secs).run()

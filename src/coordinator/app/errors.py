@@ -1,4 +1,8 @@
-"""Mapping of domain errors to HTTP responses: ``{"error": "<message>"}`` with a fitting status."""
+"""Mapping of errors to HTTP responses.
+
+Domain errors: ``{"error": "<message>"}`` with a fitting status. Authentication errors:
+``{"error": {"type": "<code>", "detail": "<text>"}}`` with their own status and headers.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from coordinator_core.errors import (
+    AuthError,
     ConflictError,
     CoordinatorError,
     ForbiddenError,
@@ -46,6 +51,11 @@ def install_error_handlers(app: FastAPI) -> None:
             log.error("request failed: %s", exc.message)
             return JSONResponse({"error": "internal server error"}, status_code=status)
         return JSONResponse({"error": exc.message}, status_code=status)
+
+    @app.exception_handler(AuthError)
+    async def _auth_error(_: Request, exc: AuthError) -> JSONResponse:
+        body = {"error": {"type": exc.code, "detail": exc.detail}}
+        return JSONResponse(body, status_code=exc.status, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _bad_body(_: Request, exc: RequestValidationError) -> JSONResponse:

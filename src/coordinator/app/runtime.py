@@ -7,6 +7,7 @@ import logging
 from dataclasses import dataclass, field
 
 from coordinator.app import composition
+from coordinator.app.auth.admin_token import AdminToken, load_admin_token
 from coordinator.app.bitcoin import Bitcoin, start_bitcoin
 from coordinator.app.competitions.context import Lifecycle
 from coordinator.app.competitions.service import CompetitionServices
@@ -19,6 +20,7 @@ from coordinator.domain.keys import CoordinatorKeys
 from coordinator.domain.ports.lightning import LightningNode
 from coordinator.domain.ports.oracle import OraclePort
 from coordinator_core.errors import ConfigError
+from coordinator_core.nip98 import MemoryReplayGuard
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +32,8 @@ class Runtime:
     settings: Settings
     databases: dict[str, Store]
     keys: CoordinatorKeys
+    admin_token: AdminToken
+    replay_guard: MemoryReplayGuard
     tasks: BackgroundTasks = field(default_factory=BackgroundTasks)
     bitcoin: Bitcoin | None = None  # chain source and wallet; set by ``start``
     integrity: IntegrityMonitor | None = None  # cached quick_check verdicts; set by ``start``
@@ -47,12 +51,25 @@ class Runtime:
 
     @classmethod
     async def start(cls, settings: Settings) -> Runtime:
-        """Migrate and open the databases, check the key layout, start the wallet and tasks."""
+        """Load the admin token (first: a bad one stops the start before anything else is
+        touched), migrate and open the databases, check the key layout, start the wallet and
+        tasks."""
+        admin_token = await asyncio.to_thread(
+            load_admin_token,
+            settings.admin.token_file,
+            create_if_missing=settings.profile != "production",
+        )
         keys = load_keys(settings)
         databases = await composition.open_databases(settings)
         try:
             await ensure_key_layout(settings, keys, databases["competitions"])
-            runtime = cls(settings=settings, databases=databases, keys=keys)
+            runtime = cls(
+                settings=settings,
+                databases=databases,
+                keys=keys,
+                admin_token=admin_token,
+                replay_guard=MemoryReplayGuard(capacity=settings.auth.replay_capacity),
+            )
             runtime.integrity = IntegrityMonitor(
                 runtime.databases, settings.db.integrity_check_interval_secs
             )

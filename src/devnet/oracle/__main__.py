@@ -1,10 +1,12 @@
-"""``python -m devnet.oracle --host 127.0.0.1 --port P --data-dir D --token T [--seed HEX]``."""
+"""``python -m devnet.oracle --host 127.0.0.1 --port P --data-dir D --token T [--seed HEX]
+[--public-url URL …] [--trusted-proxy IP …]``."""
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
 
+from coordinator_core.http_origin import OriginPolicy
 from devnet.common import parse_service_args, serve
 from devnet.oracle.app import create_app
 from devnet.oracle.keys import OracleKeys
@@ -32,6 +34,19 @@ def _options(parser: argparse.ArgumentParser) -> None:
         default=int(EXPIRY_DELAY.total_seconds()),
         help="an event expires this long after its signing date (the noaa-oracle: one day)",
     )
+    parser.add_argument(
+        "--public-url",
+        action="append",
+        default=[],
+        help="origin clients sign NIP-98 URLs for (repeatable; default http://HOST:PORT "
+        "and http://localhost:PORT)",
+    )
+    parser.add_argument(
+        "--trusted-proxy",
+        action="append",
+        default=[],
+        help="address or CIDR of a proxy whose X-Forwarded-Proto/-Host are honoured",
+    )
 
 
 def main() -> None:
@@ -46,7 +61,11 @@ def main() -> None:
         weather_dir=weather_dir,
         expiry_delay=dt.timedelta(seconds=args.expiry_delay_secs),
     )
-    serve(create_app(service, args.token), args.host, args.port, args.log_level)
+    origins = OriginPolicy.from_config(
+        args.public_url or [f"http://{args.host}:{args.port}", f"http://localhost:{args.port}"],
+        args.trusted_proxy,
+    )
+    serve(create_app(service, args.token, origins), args.host, args.port, args.log_level)
 
 
 if __name__ == "__main__":

@@ -2,9 +2,11 @@
 
 Differences from the original, all deliberate: events expose ``nonce_point`` instead of the
 secret ``nonce``; ``POST /oracle/update`` needs the devnet bearer token and runs synchronously,
-answering with what it scored and signed; NIP-98 also checks the ``payload`` hash and refuses
-replays; bad input is a 400 with ``{"error": …}``; there is a ``/health`` route; parquet file
-routes are replaced by JSON weather uploads.
+answering with what it scored and signed; NIP-98 also checks the ``payload`` hash, refuses
+replays and expects URLs of the configured origins (``--public-url``, default the loopback
+address it listens on), honouring forwarding headers only from ``--trusted-proxy`` peers; bad
+input is a 400 with ``{"error": …}``; there is a ``/health`` route; parquet file routes are
+replaced by JSON weather uploads.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from coordinator_core.asgi_app import api_app
 from coordinator_core.body_limit import BodyLimitMiddleware
 from coordinator_core.errors import CoordinatorError, NotFoundError, ValidationError
-from coordinator_core.nip98 import Nip98Auth, Nip98Error, request_url, verify_auth_header
+from coordinator_core.http_origin import OriginPolicy, request_target
+from coordinator_core.nip98 import Nip98Auth, Nip98Error, verify_auth_header
 from coordinator_core.oracle_api import (
     AddEventEntries,
     CreateEvent,
@@ -89,14 +92,14 @@ async def _authenticated(
     request: Request, service: OracleService, model: type[ModelT]
 ) -> tuple[ModelT, Nip98Auth]:
     """Verify the NIP-98 header against the exact body, then parse the body as ``model``."""
+    origins: OriginPolicy = request.app.state.origins
     body = await request.body()
-    path = request.scope.get("raw_path", request.url.path.encode()).decode("latin-1")
-    query = request.scope.get("query_string", b"").decode("latin-1")
-    url = request_url(
-        request.headers.get("host", ""),
-        path + (f"?{query}" if query else ""),
-        forwarded_proto="x-forwarded-proto" in request.headers,
+    target = request_target(
+        request.scope.get("raw_path", request.url.path.encode()),
+        request.scope.get("query_string", b""),
     )
+    client = request.scope.get("client")
+    url = origins.expected_urls(client[0] if client else None, request.headers, target)
     auth = verify_auth_header(
         request.headers.get("authorization"),
         url,
@@ -121,8 +124,9 @@ def _station_list(station_ids: str) -> list[str]:
     return stations
 
 
-def create_app(service: OracleService, token: str) -> FastAPI:
-    """The devnet oracle application around ``service``."""
+def create_app(service: OracleService, token: str, origins: OriginPolicy) -> FastAPI:
+    """The devnet oracle application around ``service``, answering NIP-98 requests signed for
+    one of ``origins`` (see :mod:`coordinator_core.http_origin`)."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -134,6 +138,7 @@ def create_app(service: OracleService, token: str) -> FastAPI:
 
     app = api_app("devnet oracle", lifespan)
     app.state.service, app.state.devnet_token = service, token
+    app.state.origins = origins
     app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES)
     _install_error_handlers(app)
     app.add_api_route(HEALTH_PATH, health, methods=["GET"])
