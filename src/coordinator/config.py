@@ -22,9 +22,9 @@ from pydantic import (
 )
 
 from coordinator_core.errors import ConfigError
+from coordinator_core.http_origin import normalise_origin, parse_networks
 from coordinator_core.keymeld.limits import REAL_GATEWAY
 from coordinator_core.nitro.policy import NON_PRODUCTION_PROFILES, attestation_trust
-from coordinator_core.http_origin import normalise_origin, parse_networks
 from coordinator_core.nostr import pubkey_from_text
 
 DEFAULT_CONFIG_PATH = Path("config/local.toml")

@@ -29,7 +29,6 @@ from coordinator.app.auth.nostr import RawBodyMiddleware
 from coordinator.app.errors import install_error_handlers
 from coordinator.app.runtime import Runtime
 from coordinator.config import Settings
-from coordinator_core.asgi_app import OPENAPI_PATH, api_app
 from coordinator_core.body_limit import BodyLimitMiddleware
 from coordinator_core.http_origin import OriginPolicy
 
