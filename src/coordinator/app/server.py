@@ -29,6 +29,7 @@ from coordinator.app.auth.nostr import RawBodyMiddleware
 from coordinator.app.errors import install_error_handlers
 from coordinator.app.runtime import Runtime
 from coordinator.config import Settings
+from coordinator_core.asgi_app import OPENAPI_PATH, api_app
 from coordinator_core.body_limit import BodyLimitMiddleware
 from coordinator_core.http_origin import OriginPolicy
 
@@ -69,10 +70,10 @@ def _lifespan(settings: Settings, runtime: Runtime | None) -> Lifespan:
     return lifespan
 
 
-def _base_app(title: str, settings: Settings, runtime: Runtime | None, **options: Any) -> FastAPI:
-    app = FastAPI(
-        title=title, version=__version__, lifespan=_lifespan(settings, runtime), **options
-    )
+def _base_app(
+    title: str, settings: Settings, runtime: Runtime | None, openapi_url: str | None = OPENAPI_PATH
+) -> FastAPI:
+    app = api_app(title, _lifespan(settings, runtime), __version__, openapi_url)
     if runtime is not None:
         app.state.runtime = runtime
     # Innermost first: the raw body is captured only after the size limit applies.
