@@ -20,7 +20,7 @@ from tests.dlc.onchain import Oracle, accept, fund_and_sign, reject, spend
 from tests.support.chain import ChainHandle, running_chain
 from ticketdlc.bitcoin.tx import TxIn
 from ticketdlc.competition.attestation import verify_attestation
-from ticketdlc.contract import EXPIRY, ContractLayout, Outcome, SignedContract, WinCondition
+from ticketdlc.contract import EXPIRY, ContractLayout, Outcome, SignedContract, Spend, WinCondition
 from ticketdlc.crypto.secp import Point
 
 pytestmark = pytest.mark.slow
@@ -100,25 +100,40 @@ def test_with_on_chain_resolutions(sim: Simulation) -> None:
 
     # Alice sold her payout back: the market maker takes her output at once.
     alice = WinCondition(a0, ALICE)
-    txin, prevout = signed.split_sellback_input(alice)
+    txin, prevout = signed.spend_input(Spend.SPLIT_SELLBACK, alice)
     accept(
         chain,
-        signed.sign_split_sellback(
-            alice, spend(txin, prevout), 0, [prevout], party.payouts[ALICE], party.mm_secret
+        signed.sign_spend(
+            Spend.SPLIT_SELLBACK,
+            alice,
+            spend(txin, prevout),
+            0,
+            [prevout],
+            preimage=party.payouts[ALICE],
+            mm_secret=party.mm_secret,
         ),
     )
 
     # Bob's win: the script's CSV refuses a final sequence; BIP-68 holds Δ blocks.
     bob = WinCondition(a0, BOB)
-    txin, prevout = signed.split_win_input(bob)
+    txin, prevout = signed.spend_input(Spend.SPLIT_WIN, bob)
     info = signed.dlc.split_info(bob)
     bad = spend(TxIn(txin.prevout, b"", MAX_SEQUENCE), prevout)
     bad = bad.with_witness(
-        0, info.win_witness(bad, 0, [prevout], party.tickets[BOB], party.player_secrets[BOB])
+        0,
+        info.leaf_witness(
+            info.win_script, bad, 0, [prevout], party.player_secrets[BOB], party.tickets[BOB]
+        ),
     )
     reject(chain, bad, *CSV_FAILED)
-    win_tx = signed.sign_split_win(
-        bob, spend(txin, prevout), 0, [prevout], party.tickets[BOB], party.player_secrets[BOB]
+    win_tx = signed.sign_spend(
+        Spend.SPLIT_WIN,
+        bob,
+        spend(txin, prevout),
+        0,
+        [prevout],
+        preimage=party.tickets[BOB],
+        player_secret=party.player_secrets[BOB],
     )
     reject(chain, win_tx, *NON_BIP68_FINAL)  # split tx confirmed 2 blocks ago
     chain.mine(DELTA - 3)
@@ -128,12 +143,16 @@ def test_with_on_chain_resolutions(sim: Simulation) -> None:
 
     # Carol never claimed: the MM reclaims after 2Δ; a Δ sequence fails the script's CSV.
     carol = WinCondition(a0, CAROL)
-    txin, prevout = signed.split_reclaim_input(carol)
+    txin, prevout = signed.spend_input(Spend.SPLIT_RECLAIM, carol)
     info = signed.dlc.split_info(carol)
     early = spend(TxIn(txin.prevout, b"", DELTA), prevout)
-    early = early.with_witness(0, info.reclaim_witness(early, 0, [prevout], party.mm_secret))
+    early = early.with_witness(
+        0, info.leaf_witness(info.reclaim_script, early, 0, [prevout], party.mm_secret)
+    )
     reject(chain, early, *CSV_FAILED)
-    reclaim = signed.sign_split_reclaim(carol, spend(txin, prevout), 0, [prevout], party.mm_secret)
+    reclaim = signed.sign_spend(
+        Spend.SPLIT_RECLAIM, carol, spend(txin, prevout), 0, [prevout], mm_secret=party.mm_secret
+    )
     reject(chain, reclaim, *NON_BIP68_FINAL)  # Δ + 1 blocks after the split tx
     chain.mine(DELTA - 2)
     reject(chain, reclaim, *NON_BIP68_FINAL)
@@ -146,9 +165,15 @@ def test_individual_sellback(sim: Simulation) -> None:
     bob = WinCondition(Outcome.attestation(1), BOB)
     sim.outcome_tx_onchain(1)
     sim.split_tx_onchain(bob)
-    txin, prevout = signed.split_close_input(bob)
-    close = signed.sign_split_close(
-        bob, spend(txin, prevout), 0, [prevout], party.mm_secret, party.player_secrets[BOB]
+    txin, prevout = signed.spend_input(Spend.SPLIT_CLOSE, bob)
+    close = signed.sign_spend(
+        Spend.SPLIT_CLOSE,
+        bob,
+        spend(txin, prevout),
+        0,
+        [prevout],
+        mm_secret=party.mm_secret,
+        player_secret=party.player_secrets[BOB],
     )
     accept(sim.chain, close)
 
@@ -158,9 +183,15 @@ def test_all_winners_cooperate(sim: Simulation) -> None:
     a1 = Outcome.attestation(1)
     sim.outcome_tx_onchain(1)
     winners = {party.player_pubkey(i): party.player_secrets[i] for i in (BOB, CAROL)}
-    txin, prevout = signed.outcome_close_input(a1)
-    close = signed.sign_outcome_close(
-        a1, spend(txin, prevout), 0, [prevout], party.mm_secret, winners
+    txin, prevout = signed.spend_input(Spend.OUTCOME_CLOSE, a1)
+    close = signed.sign_spend(
+        Spend.OUTCOME_CLOSE,
+        a1,
+        spend(txin, prevout),
+        0,
+        [prevout],
+        mm_secret=party.mm_secret,
+        player_secrets=winners,
     )
     accept(sim.chain, close)
 
@@ -169,12 +200,16 @@ def test_market_maker_reclaims_outcome_tx(sim: Simulation) -> None:
     signed, party, chain = sim.signed, sim.party, sim.chain
     a2 = Outcome.attestation(2)
     sim.outcome_tx_onchain(2)
-    txin, prevout = signed.outcome_reclaim_input(a2)
+    txin, prevout = signed.spend_input(Spend.OUTCOME_RECLAIM, a2)
     info = signed.dlc.outcome_infos[a2]
     bad = spend(TxIn(txin.prevout, b"", MAX_SEQUENCE), prevout)
-    bad = bad.with_witness(0, info.reclaim_witness(bad, 0, [prevout], party.mm_secret))
+    bad = bad.with_witness(
+        0, info.leaf_witness(info.reclaim_script, bad, 0, [prevout], party.mm_secret)
+    )
     reject(chain, bad, *CSV_FAILED)
-    reclaim = signed.sign_outcome_reclaim(a2, spend(txin, prevout), 0, [prevout], party.mm_secret)
+    reclaim = signed.sign_spend(
+        Spend.OUTCOME_RECLAIM, a2, spend(txin, prevout), 0, [prevout], mm_secret=party.mm_secret
+    )
     reject(chain, reclaim, *NON_BIP68_FINAL)
     chain.mine(DELTA)
     reject(chain, reclaim, *NON_BIP68_FINAL)
@@ -199,16 +234,25 @@ def test_contract_expiry_on_chain_resolution(sim: Simulation) -> None:
     dave = WinCondition(EXPIRY, DAVE)
     expiry_onchain(sim)
     sim.split_tx_onchain(dave)
-    txin, prevout = signed.split_win_input(dave)
+    txin, prevout = signed.spend_input(Spend.SPLIT_WIN, dave)
     info = signed.dlc.split_info(dave)
     bad = spend(TxIn(txin.prevout, b"", DELTA - 1), prevout)
     bad = bad.with_witness(
-        0, info.win_witness(bad, 0, [prevout], party.tickets[DAVE], party.player_secrets[DAVE])
+        0,
+        info.leaf_witness(
+            info.win_script, bad, 0, [prevout], party.player_secrets[DAVE], party.tickets[DAVE]
+        ),
     )
     chain.mine(DELTA)
     reject(chain, bad, *CSV_FAILED)
-    win_tx = signed.sign_split_win(
-        dave, spend(txin, prevout), 0, [prevout], party.tickets[DAVE], party.player_secrets[DAVE]
+    win_tx = signed.sign_spend(
+        Spend.SPLIT_WIN,
+        dave,
+        spend(txin, prevout),
+        0,
+        [prevout],
+        preimage=party.tickets[DAVE],
+        player_secret=party.player_secrets[DAVE],
     )
     accept(chain, win_tx)
 
@@ -217,9 +261,15 @@ def test_contract_expiry_all_winners_cooperate(sim: Simulation) -> None:
     signed, party = sim.signed, sim.party
     expiry_onchain(sim)
     winners = {party.player_pubkey(DAVE): party.player_secrets[DAVE]}
-    txin, prevout = signed.outcome_close_input(EXPIRY)
-    close = signed.sign_outcome_close(
-        EXPIRY, spend(txin, prevout), 0, [prevout], party.mm_secret, winners
+    txin, prevout = signed.spend_input(Spend.OUTCOME_CLOSE, EXPIRY)
+    close = signed.sign_spend(
+        Spend.OUTCOME_CLOSE,
+        EXPIRY,
+        spend(txin, prevout),
+        0,
+        [prevout],
+        mm_secret=party.mm_secret,
+        player_secrets=winners,
     )
     accept(sim.chain, close)
 
@@ -227,6 +277,14 @@ def test_contract_expiry_all_winners_cooperate(sim: Simulation) -> None:
 def test_all_players_cooperate(sim: Simulation) -> None:
     signed, party = sim.signed, sim.party
     everyone = {party.player_pubkey(i): party.player_secrets[i] for i in range(4)}
-    txin, prevout = signed.funding_close_input()
-    close = signed.sign_funding_close(spend(txin, prevout), 0, [prevout], party.mm_secret, everyone)
+    txin, prevout = signed.spend_input(Spend.FUNDING_CLOSE)
+    close = signed.sign_spend(
+        Spend.FUNDING_CLOSE,
+        None,
+        spend(txin, prevout),
+        0,
+        [prevout],
+        mm_secret=party.mm_secret,
+        player_secrets=everyone,
+    )
     accept(sim.chain, close)

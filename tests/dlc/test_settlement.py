@@ -13,6 +13,7 @@ from ticketdlc.contract import (
     ContractLayout,
     Outcome,
     SignedContract,
+    Spend,
     SpendError,
     TicketedDLC,
     WinCondition,
@@ -70,29 +71,49 @@ def test_split_transaction_needs_the_ticket_preimage(
 def test_spends_of_the_split_outputs(contract: tuple[Party, SignedContract]) -> None:
     party, signed = contract
     win = WinCondition(A0, 1)
-    txin, prevout = signed.split_win_input(win)
+    txin, prevout = signed.spend_input(Spend.SPLIT_WIN, win)
     assert txin.sequence == 25 and txin.prevout.vout == 1
-    tx = signed.sign_split_win(
-        win, spend(txin, prevout), 0, [prevout], party.tickets[1], party.player_secrets[1]
+    tx = signed.sign_spend(
+        Spend.SPLIT_WIN,
+        win,
+        spend(txin, prevout),
+        0,
+        [prevout],
+        preimage=party.tickets[1],
+        player_secret=party.player_secrets[1],
     )
     assert verify_input(tx, 0, [prevout])
     assert len(tx.inputs[0].witness[3]) == 97
 
-    txin, prevout = signed.split_reclaim_input(win)
+    txin, prevout = signed.spend_input(Spend.SPLIT_RECLAIM, win)
     assert txin.sequence == 50
-    tx = signed.sign_split_reclaim(win, spend(txin, prevout), 0, [prevout], party.mm_secret)
+    tx = signed.sign_spend(
+        Spend.SPLIT_RECLAIM, win, spend(txin, prevout), 0, [prevout], mm_secret=party.mm_secret
+    )
     assert verify_input(tx, 0, [prevout])
 
-    txin, prevout = signed.split_sellback_input(win)
-    tx = signed.sign_split_sellback(
-        win, spend(txin, prevout), 0, [prevout], party.payouts[1], party.mm_secret
+    txin, prevout = signed.spend_input(Spend.SPLIT_SELLBACK, win)
+    tx = signed.sign_spend(
+        Spend.SPLIT_SELLBACK,
+        win,
+        spend(txin, prevout),
+        0,
+        [prevout],
+        preimage=party.payouts[1],
+        mm_secret=party.mm_secret,
     )
     assert verify_input(tx, 0, [prevout])
     assert len(tx.inputs[0].witness[3]) == 65
 
-    txin, prevout = signed.split_close_input(win)
-    tx = signed.sign_split_close(
-        win, spend(txin, prevout), 0, [prevout], party.mm_secret, party.player_secrets[1]
+    txin, prevout = signed.spend_input(Spend.SPLIT_CLOSE, win)
+    tx = signed.sign_spend(
+        Spend.SPLIT_CLOSE,
+        win,
+        spend(txin, prevout),
+        0,
+        [prevout],
+        mm_secret=party.mm_secret,
+        player_secret=party.player_secrets[1],
     )
     assert verify_input(tx, 0, [prevout])
     assert len(tx.inputs[0].witness) == 1
@@ -100,76 +121,115 @@ def test_spends_of_the_split_outputs(contract: tuple[Party, SignedContract]) -> 
 
 def test_spends_of_the_outcome_and_funding_outputs(contract: tuple[Party, SignedContract]) -> None:
     party, signed = contract
-    txin, prevout = signed.outcome_reclaim_input(A1)
+    txin, prevout = signed.spend_input(Spend.OUTCOME_RECLAIM, A1)
     assert txin.sequence == 50
-    tx = signed.sign_outcome_reclaim(A1, spend(txin, prevout), 0, [prevout], party.mm_secret)
+    tx = signed.sign_spend(
+        Spend.OUTCOME_RECLAIM, A1, spend(txin, prevout), 0, [prevout], mm_secret=party.mm_secret
+    )
     assert verify_input(tx, 0, [prevout])
 
     winners = {party.player_pubkey(i): party.player_secrets[i] for i in (1, 2)}
-    txin, prevout = signed.outcome_close_input(A1)
-    tx = signed.sign_outcome_close(A1, spend(txin, prevout), 0, [prevout], party.mm_secret, winners)
+    txin, prevout = signed.spend_input(Spend.OUTCOME_CLOSE, A1)
+    tx = signed.sign_spend(
+        Spend.OUTCOME_CLOSE,
+        A1,
+        spend(txin, prevout),
+        0,
+        [prevout],
+        mm_secret=party.mm_secret,
+        player_secrets=winners,
+    )
     assert verify_input(tx, 0, [prevout])
     with pytest.raises(SpendError, match="missing the secret key"):
-        signed.sign_outcome_close(
+        signed.sign_spend(
+            Spend.OUTCOME_CLOSE,
             A0,
-            spend(*signed.outcome_close_input(A0)),
+            spend(*signed.spend_input(Spend.OUTCOME_CLOSE, A0)),
             0,
-            [signed.outcome_close_input(A0)[1]],
-            party.mm_secret,
-            winners,
+            [signed.spend_input(Spend.OUTCOME_CLOSE, A0)[1]],
+            mm_secret=party.mm_secret,
+            player_secrets=winners,
         )
 
     everyone = {party.player_pubkey(i): party.player_secrets[i] for i in range(3)}
-    txin, prevout = signed.funding_close_input()
-    tx = signed.sign_funding_close(spend(txin, prevout), 0, [prevout], party.mm_secret, everyone)
+    txin, prevout = signed.spend_input(Spend.FUNDING_CLOSE)
+    tx = signed.sign_spend(
+        Spend.FUNDING_CLOSE,
+        None,
+        spend(txin, prevout),
+        0,
+        [prevout],
+        mm_secret=party.mm_secret,
+        player_secrets=everyone,
+    )
     assert verify_input(tx, 0, [prevout])
 
 
 def test_wrong_inputs_are_refused(contract: tuple[Party, SignedContract]) -> None:
     party, signed = contract
     win = WinCondition(A0, 1)
-    txin, prevout = signed.split_win_input(win)
+    txin, prevout = signed.spend_input(Spend.SPLIT_WIN, win)
     wrong_sequence = TxIn(txin.prevout, b"", 0xFFFF_FFFF)
     with pytest.raises(SpendError, match="needs sequence 25"):
-        signed.sign_split_win(
+        signed.sign_spend(
+            Spend.SPLIT_WIN,
             win,
             spend(wrong_sequence, prevout),
             0,
             [prevout],
-            party.tickets[1],
-            party.player_secrets[1],
+            preimage=party.tickets[1],
+            player_secret=party.player_secrets[1],
         )
     with pytest.raises(SpendError, match="prevout 0"):
-        signed.sign_split_win(
+        signed.sign_spend(
+            Spend.SPLIT_WIN,
             win,
             spend(txin, prevout),
             0,
             [TxOut(1, SINK)],
-            party.tickets[1],
-            party.player_secrets[1],
+            preimage=party.tickets[1],
+            player_secret=party.player_secrets[1],
         )
     with pytest.raises(SpendError, match="not the winner"):
-        signed.sign_split_win(
-            win, spend(txin, prevout), 0, [prevout], party.tickets[1], party.player_secrets[0]
+        signed.sign_spend(
+            Spend.SPLIT_WIN,
+            win,
+            spend(txin, prevout),
+            0,
+            [prevout],
+            preimage=party.tickets[1],
+            player_secret=party.player_secrets[0],
         )
-    other, _ = signed.split_win_input(WinCondition(A0, 2))
+    other, _ = signed.spend_input(Spend.SPLIT_WIN, WinCondition(A0, 2))
     with pytest.raises(SpendError, match="does not spend"):
-        signed.sign_split_win(
-            win, spend(other, prevout), 0, [prevout], party.tickets[1], party.player_secrets[1]
+        signed.sign_spend(
+            Spend.SPLIT_WIN,
+            win,
+            spend(other, prevout),
+            0,
+            [prevout],
+            preimage=party.tickets[1],
+            player_secret=party.player_secrets[1],
         )
     with pytest.raises(SpendError, match="market maker"):
-        signed.sign_split_reclaim(
-            win, spend(*signed.split_reclaim_input(win)), 0, [prevout], party.player_secrets[0]
+        signed.sign_spend(
+            Spend.SPLIT_RECLAIM,
+            win,
+            spend(*signed.spend_input(Spend.SPLIT_RECLAIM, win)),
+            0,
+            [prevout],
+            mm_secret=party.player_secrets[0],
         )
     # Sellback and the closes accept any sequence.
-    txin, prevout = signed.split_sellback_input(win)
-    tx = signed.sign_split_sellback(
+    txin, prevout = signed.spend_input(Spend.SPLIT_SELLBACK, win)
+    tx = signed.sign_spend(
+        Spend.SPLIT_SELLBACK,
         win,
         spend(TxIn(txin.prevout, b"", 7), prevout),
         0,
         [prevout],
-        party.payouts[1],
-        party.mm_secret,
+        preimage=party.payouts[1],
+        mm_secret=party.mm_secret,
     )
     assert verify_input(tx, 0, [prevout])
 
@@ -178,8 +238,10 @@ def test_csv_is_enforced_by_the_script(contract: tuple[Party, SignedContract]) -
     """A win spend whose sequence is below Δ fails the script (OP_CHECKSEQUENCEVERIFY)."""
     party, signed = contract
     win = WinCondition(A0, 1)
-    txin, prevout = signed.split_win_input(win)
+    txin, prevout = signed.spend_input(Spend.SPLIT_WIN, win)
     early = spend(TxIn(txin.prevout, b"", 24), prevout)
     info = signed.dlc.split_info(win)
-    witness = info.win_witness(early, 0, [prevout], party.tickets[1], party.player_secrets[1])
+    witness = info.leaf_witness(
+        info.win_script, early, 0, [prevout], party.player_secrets[1], party.tickets[1]
+    )
     assert not verify_input(early.with_witness(0, witness), 0, [prevout])

@@ -18,7 +18,7 @@ from tests.player.contracts import LocalCompetition, build_competition
 from tests.support.chain import ChainHandle, running_chain
 from ticketdlc.bitcoin.script import p2tr_script
 from ticketdlc.bitcoin.tx import Transaction, TxOut
-from ticketdlc.contract import EXPIRY, Outcome, SpendError, WinCondition
+from ticketdlc.contract import EXPIRY, Outcome, Spend, SpendError, WinCondition
 from ticketdlc.crypto.secp import Point
 
 DELTA = 3
@@ -92,7 +92,7 @@ async def test_winner_claims_from_attestation_to_its_own_address(
     raw = await esplora.raw_transaction(spend.txid)
     assert raw is not None
     win_tx = Transaction.parse(raw)
-    _, prevout = comp.signed.split_win_input(win)
+    _, prevout = comp.signed.spend_input(Spend.SPLIT_WIN, win)
     assert win_tx.outputs == (TxOut(win_tx.outputs[0].value, who.destination_script),)
     fee = prevout.value - win_tx.outputs[0].value
     assert fee == -(-4 * win_tx.weight() // 4)  # exactly the chosen 4 sat/vB on its vsize
@@ -157,11 +157,17 @@ async def test_output_sold_back_is_reported_taken(
         chain.mine(1)
     # The player sold its payout back over Lightning: the market maker sweeps with the preimage.
     win = WinCondition(Outcome.attestation(comp.outcome_index(ranking)), 0)
-    txin, prevout = comp.signed.split_sellback_input(win)
+    txin, prevout = comp.signed.spend_input(Spend.SPLIT_SELLBACK, win)
     sink = p2tr_script(Point.from_secret(777).xonly())
     sweep = Transaction(2, [txin], [TxOut(prevout.value - 1000, sink)], 0)
-    sweep = comp.signed.sign_split_sellback(
-        win, sweep, 0, [prevout], comp.keys[0].payout_preimage, comp.mm_secret
+    sweep = comp.signed.sign_spend(
+        Spend.SPLIT_SELLBACK,
+        win,
+        sweep,
+        0,
+        [prevout],
+        preimage=comp.keys[0].payout_preimage,
+        mm_secret=comp.mm_secret,
     )
     assert chain.broadcast(sweep.serialize()).accepted
     taken = await claim_step(esplora, comp.signed, who, attestation)

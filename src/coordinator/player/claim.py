@@ -26,7 +26,7 @@ from typing import Protocol
 from coordinator.domain.ports.chain import BroadcastRejectedError, OutputSpend, TxStatus
 from ticketdlc.bitcoin.fees import P2TR_DUST_VALUE, predict_weight
 from ticketdlc.bitcoin.tx import Transaction, TxOut
-from ticketdlc.contract import EXPIRY, Outcome, SignedContract, SpendError, WinCondition
+from ticketdlc.contract import EXPIRY, Outcome, SignedContract, Spend, SpendError, WinCondition
 
 #: Reject reasons that mean "not yet": a time lock that has not passed.
 _NOT_YET = ("non-final", "non-BIP68-final")
@@ -98,9 +98,9 @@ class Claimant:
 
 def win_transaction(signed: SignedContract, win: WinCondition, claimant: Claimant) -> Transaction:
     """The signed split-win spend paying the claimant's output (less the fee) to its script."""
-    txin, prevout = signed.split_win_input(win)
+    txin, prevout = signed.spend_input(Spend.SPLIT_WIN, win)
     weight = predict_weight(
-        [signed.split_win_input_weight(win)], [len(claimant.destination_script)]
+        [signed.spend_input_weight(Spend.SPLIT_WIN, win)], [len(claimant.destination_script)]
     )
     fee = -(-claimant.fee_rate_sat_vb * weight // 4)  # sat/vB × vbytes, rounded up
     value = prevout.value - fee
@@ -110,8 +110,14 @@ def win_transaction(signed: SignedContract, win: WinCondition, claimant: Claiman
             f"of the {prevout.value} sat output: choose a lower fee rate"
         )
     template = Transaction(2, [txin], [TxOut(value, claimant.destination_script)], 0)
-    return signed.sign_split_win(
-        win, template, 0, [prevout], claimant.ticket_preimage, claimant.entry_secret
+    return signed.sign_spend(
+        Spend.SPLIT_WIN,
+        win,
+        template,
+        0,
+        [prevout],
+        preimage=claimant.ticket_preimage,
+        player_secret=claimant.entry_secret,
     )
 
 

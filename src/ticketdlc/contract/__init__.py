@@ -39,7 +39,7 @@ from ticketdlc.contract.errors import (
     SpendError,
 )
 from ticketdlc.contract.external import SigningData, signing_data
-from ticketdlc.contract.settlement import SignedContract, dlc_from_json, dlc_to_json
+from ticketdlc.contract.settlement import SPENDS, SignedContract, Spend, dlc_from_json, dlc_to_json
 from ticketdlc.contract.sigmap import SigMap, sigmap_keys_for
 from ticketdlc.contract.signatures import ContractSignatures, verify_signatures
 from ticketdlc.contract.signing import CoordinatorSession, SignerSession, sign_contract_locally
@@ -69,6 +69,7 @@ __all__ = [
     "DEFAULT_LAYOUT",
     "DEFAULT_LIMITS",
     "EXPIRY",
+    "SPENDS",
     "AnchorParams",
     "CompetitionContractError",
     "CompetitionEntry",
@@ -97,6 +98,7 @@ __all__ = [
     "SigningEntry",
     "SigningError",
     "SigningPlan",
+    "Spend",
     "SpendError",
     "TicketedDLC",
     "WinCondition",

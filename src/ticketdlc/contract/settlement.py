@@ -2,10 +2,12 @@
 
 Pre-signed transactions come out complete: the outcome transaction from the oracle's
 attestation, the expiry transaction, and a split transaction from a winner's ticket preimage.
-The other spends are templates the caller completes (outputs, other inputs, fee) and then signs
-with the matching ``sign_*`` method, which first checks that the input at ``index`` is exactly
-the expected one (outpoint, empty scriptSig and witness, and the sequence its timelock needs)
-and that ``prevouts[index]`` is the expected output.
+The other spends are described by one table, ``SPENDS``: :meth:`SignedContract.spend_input`
+gives the template input a caller completes (outputs, other inputs, fee),
+:meth:`SignedContract.spend_input_weight` its weight, and :meth:`SignedContract.sign_spend`
+signs it after checking the secrets and preimage, that the input at ``index`` is exactly the
+expected one (outpoint, empty scriptSig and witness, and the sequence its timelock needs) and
+that ``prevouts[index]`` is the expected output.
 
 ===================  ===================  ==================  ============================
 spend                spends               nSequence           signed by
@@ -23,9 +25,11 @@ split-close          split tx :j          any                 MM + player j's ke
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
-from typing import Any
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Final, Literal
 
 from ticketdlc.bitcoin.fees import P2TR_KEY_SPEND, InputWeightPrediction
 from ticketdlc.bitcoin.tx import SEQUENCE_FINAL, OutPoint, Transaction, TxIn, TxOut
@@ -46,7 +50,7 @@ from ticketdlc.contract.jsoncodec import (
     params_to_json,
 )
 from ticketdlc.contract.signatures import ContractSignatures, verify_signatures
-from ticketdlc.contract.spend_info import sign_key_path
+from ticketdlc.contract.spend_info import TaprootOutput, sign_key_path
 from ticketdlc.contract.types import EXPIRY, ContractParameters, Outcome, WinCondition
 from ticketdlc.contract.validation import DEFAULT_LIMITS, ContractLimits
 from ticketdlc.crypto import adaptor, bip340
@@ -204,68 +208,129 @@ class SignedContract:
         :func:`~ticketdlc.contract.cpfp.cpfp_child_template`."""
         return contract_cpfp_child(self.dlc, parent, funding_inputs, change_script, package_rate)
 
-    # -- templates -----------------------------------------------------------------------
+    # -- spending contract outputs (table-driven, see ``SPENDS``) -------------------------
 
-    def funding_close_input(self) -> tuple[TxIn, TxOut]:
-        """Input and prevout of a funding-close transaction."""
-        return TxIn(self.dlc.funding_outpoint, b"", SEQUENCE_FINAL), self.dlc.funding_output
-
-    def _outcome_input(self, outcome: Outcome, sequence: int) -> tuple[TxIn, TxOut]:
-        tx = self.dlc.outcome_txs.get(outcome)
-        if tx is None:
-            raise SpendError(f"outcome {outcome} has no outcome transaction")
-        return TxIn(OutPoint(tx.txid(), 0), b"", sequence), tx.outputs[0]
-
-    def outcome_close_input(self, outcome: Outcome) -> tuple[TxIn, TxOut]:
-        """Input and prevout of an outcome-close transaction."""
-        return self._outcome_input(outcome, 0)
-
-    def outcome_reclaim_input(self, outcome: Outcome) -> tuple[TxIn, TxOut]:
-        """Input (sequence 2Δ) and prevout of an outcome-reclaim transaction."""
-        return self._outcome_input(outcome, self.params.reclaim_block_delay)
-
-    def _split_input(self, win: WinCondition, sequence: int) -> tuple[TxIn, TxOut]:
-        if win not in self.dlc.split_sighashes:
-            raise SpendError(f"no win condition {win}")
-        tx = self.dlc.split_txs[win.outcome]
+    def spend_input(self, spend: Spend, target: SpendTarget = None) -> tuple[TxIn, TxOut]:
+        """Input (with the sequence its timelock needs) and prevout of a ``spend`` of the output
+        ``target`` names: nothing for funding-close, an outcome for outcome spends, a win
+        condition for split spends."""
+        rule = SPENDS[spend]
+        params = self.params
+        if rule.output == "funding":
+            if target is not None:
+                raise SpendError("a funding-close spends the funding output: no target")
+            return TxIn(self.dlc.funding_outpoint, b"", SEQUENCE_FINAL), self.dlc.funding_output
+        sequence = {
+            "any": 0,
+            "delta": params.relative_locktime_block_delta,
+            "reclaim": params.reclaim_block_delay,
+        }[rule.sequence]
+        if rule.output == "outcome":
+            outcome = self._outcome(target)
+            tx = self.dlc.outcome_txs.get(outcome)
+            if tx is None:
+                raise SpendError(f"outcome {outcome} has no outcome transaction")
+            return TxIn(OutPoint(tx.txid(), 0), b"", sequence), tx.outputs[0]
+        win = self._win(target)
+        split_tx = self.dlc.split_txs[win.outcome]
         vout = self.dlc.split_output_index(win)
-        return TxIn(OutPoint(tx.txid(), vout), b"", sequence), tx.outputs[vout]
+        return TxIn(OutPoint(split_tx.txid(), vout), b"", sequence), split_tx.outputs[vout]
 
-    def split_win_input(self, win: WinCondition) -> tuple[TxIn, TxOut]:
-        """Input (sequence Δ) and prevout of a split-win transaction."""
-        return self._split_input(win, self.params.relative_locktime_block_delta)
+    def spend_input_weight(self, spend: Spend, target: SpendTarget = None) -> InputWeightPrediction:
+        """Weight of the input of a ``spend`` (for fee estimation)."""
+        rule = SPENDS[spend]
+        if rule.leaf is None:
+            return CLOSE_INPUT_WEIGHT
+        output = self._output_info(rule, target)
+        return output.leaf_input_weight(rule.leaf(output), rule.preimage is not None)
 
-    def split_reclaim_input(self, win: WinCondition) -> tuple[TxIn, TxOut]:
-        """Input (sequence 2Δ) and prevout of a split-reclaim transaction."""
-        return self._split_input(win, self.params.reclaim_block_delay)
+    def sign_spend(
+        self,
+        spend: Spend,
+        target: SpendTarget,
+        tx: Transaction,
+        index: int,
+        prevouts: Sequence[TxOut],
+        *,
+        mm_secret: bytes | None = None,
+        player_secret: bytes | None = None,
+        player_secrets: Mapping[bytes, bytes] | None = None,
+        preimage: bytes | None = None,
+    ) -> Transaction:
+        """Sign input ``index`` of ``tx`` as a ``spend`` of ``target``'s output.
 
-    def split_sellback_input(self, win: WinCondition) -> tuple[TxIn, TxOut]:
-        """Input and prevout of a split-sellback transaction."""
-        return self._split_input(win, 0)
+        The secrets and preimage each spend needs are in ``SPENDS``: they are checked first,
+        then the input (outpoint, empty scriptSig and witness, sequence) and its prevout.
+        """
+        rule = SPENDS[spend]
+        secrets = self._check_secrets(rule, target, mm_secret, player_secret, player_secrets)
+        if rule.preimage is not None:
+            self._check_preimage(rule.preimage, self._win(target), preimage)
+        self._check_input(tx, index, prevouts, self.spend_input(spend, target), rule.sequence)
+        if rule.output == "funding":
+            group = self.dlc.funding.keys.group_secret(secrets, None, tweaked=False)
+            return tx.with_witness(index, [sign_key_path(group, tx, index, prevouts)])
+        output = self._output_info(rule, target)
+        if rule.leaf is None:
+            return tx.with_witness(index, output.close_witness(tx, index, prevouts, secrets))
+        (secret,) = secrets.values()
+        leaf = rule.leaf(output)
+        witness = output.leaf_witness(leaf, tx, index, prevouts, secret, preimage)
+        return tx.with_witness(index, witness)
 
-    def split_close_input(self, win: WinCondition) -> tuple[TxIn, TxOut]:
-        """Input and prevout of a split-close transaction."""
-        return self._split_input(win, 0)
+    # -- the checks behind ``sign_spend`` ------------------------------------------------
 
-    # -- input weights (for fee estimation) ----------------------------------------------
+    def _outcome(self, target: SpendTarget) -> Outcome:
+        if not isinstance(target, Outcome):
+            raise SpendError("an outcome spend needs the outcome whose output it spends")
+        return target
 
-    def outcome_reclaim_input_weight(self, outcome: Outcome) -> InputWeightPrediction:
-        """Weight of an outcome-reclaim input."""
-        return self.dlc.outcome_infos[outcome].reclaim_input_weight()
+    def _win(self, target: SpendTarget) -> WinCondition:
+        if not isinstance(target, WinCondition) or target not in self.dlc.split_sighashes:
+            raise SpendError(f"no win condition {target}")
+        return target
 
-    def split_win_input_weight(self, win: WinCondition) -> InputWeightPrediction:
-        """Weight of a split-win input."""
-        return self.dlc.split_info(win).win_input_weight()
+    def _output_info(self, rule: SpendRule, target: SpendTarget) -> TaprootOutput:
+        if rule.output == "outcome":
+            outcome = self._outcome(target)
+            if outcome not in self.dlc.outcome_infos:
+                raise SpendError(f"outcome {outcome} has no outcome transaction")
+            return self.dlc.outcome_infos[outcome]
+        return self.dlc.split_info(self._win(target))
 
-    def split_reclaim_input_weight(self, win: WinCondition) -> InputWeightPrediction:
-        """Weight of a split-reclaim input."""
-        return self.dlc.split_info(win).reclaim_input_weight()
+    def _check_secrets(
+        self,
+        rule: SpendRule,
+        target: SpendTarget,
+        mm_secret: bytes | None,
+        player_secret: bytes | None,
+        player_secrets: Mapping[bytes, bytes] | None,
+    ) -> dict[bytes, bytes]:
+        """The signers' secret keys by public key, each checked against the contract."""
+        secrets: dict[bytes, bytes] = {}
+        if "mm" in rule.signers:
+            if mm_secret is None:
+                raise SpendError(f"a {rule.name} needs the market maker's secret key")
+            mm = self.params.market_maker.pubkey
+            if _secret_scalar(mm_secret, "the market maker secret") != mm:
+                raise SpendError("the secret key is not the market maker's")
+            secrets[mm.to_bytes()] = mm_secret
+        if "winner" in rule.signers:
+            player = self.params.players[self._win(target).player_index]
+            if player_secret is None:
+                raise SpendError(f"a {rule.name} needs the winner's secret key")
+            if _secret_scalar(player_secret, "the player secret") != player.pubkey:
+                raise SpendError("the secret key is not the winner's")
+            secrets[player.pubkey.to_bytes()] = player_secret
+        if "players" in rule.signers:
+            secrets.update(player_secrets or {})
+        return secrets
 
-    def split_sellback_input_weight(self, win: WinCondition) -> InputWeightPrediction:
-        """Weight of a split-sellback input."""
-        return self.dlc.split_info(win).sellback_input_weight()
-
-    # -- signing the spends --------------------------------------------------------------
+    def _check_preimage(self, kind: str, win: WinCondition, preimage: bytes | None) -> None:
+        player = self.params.players[win.player_index]
+        expected = player.ticket_hash if kind == "ticket" else player.payout_hash
+        if preimage is None or hashlib.sha256(preimage).digest() != expected:
+            raise SpendError(f"the {kind} preimage does not match the {kind} hash")
 
     @staticmethod
     def _check_input(
@@ -273,7 +338,7 @@ class SignedContract:
         index: int,
         prevouts: Sequence[TxOut],
         expected: tuple[TxIn, TxOut],
-        any_sequence: bool,
+        sequence: SequenceRule,
     ) -> None:
         expected_in, expected_prevout = expected
         if not 0 <= index < len(tx.inputs) or len(prevouts) != len(tx.inputs):
@@ -283,138 +348,62 @@ class SignedContract:
             raise SpendError(f"input {index} does not spend {expected_in.prevout}")
         if txin.script_sig or txin.witness:
             raise SpendError(f"input {index} must have an empty scriptSig and witness")
-        if not any_sequence and txin.sequence != expected_in.sequence:
+        if sequence != "any" and txin.sequence != expected_in.sequence:
             raise SpendError(
                 f"input {index} needs sequence {expected_in.sequence}, has {txin.sequence}"
             )
         if prevouts[index] != expected_prevout:
             raise SpendError(f"prevout {index} is not the contract output it spends")
 
-    def _check_mm(self, mm_secret: bytes) -> None:
-        if _secret_scalar(mm_secret, "the market maker secret") != self.params.market_maker.pubkey:
-            raise SpendError("the secret key is not the market maker's")
 
-    def _secrets(self, mm_secret: bytes, players: Mapping[bytes, bytes]) -> dict[bytes, bytes]:
-        self._check_mm(mm_secret)
-        secrets = {self.params.market_maker.pubkey.to_bytes(): mm_secret}
-        secrets.update(players)
-        return secrets
+SpendTarget = Outcome | WinCondition | None
+"""What a spend's output is named by: nothing (funding), an outcome, or a win condition."""
 
-    def sign_funding_close(
-        self,
-        tx: Transaction,
-        index: int,
-        prevouts: Sequence[TxOut],
-        mm_secret: bytes,
-        player_secrets: Mapping[bytes, bytes],
-    ) -> Transaction:
-        """Spend the funding output by key path (needs every player's secret key)."""
-        self._check_input(tx, index, prevouts, self.funding_close_input(), any_sequence=True)
-        secrets = self._secrets(mm_secret, player_secrets)
-        group = self.dlc.funding.keys.group_secret(secrets, None, tweaked=False)
-        return tx.with_witness(index, [sign_key_path(group, tx, index, prevouts)])
+SequenceRule = Literal["any", "delta", "reclaim"]
+"""``any`` (template 0, or final for funding), exactly Δ, or exactly 2Δ (``reclaim``)."""
 
-    def sign_outcome_close(
-        self,
-        outcome: Outcome,
-        tx: Transaction,
-        index: int,
-        prevouts: Sequence[TxOut],
-        mm_secret: bytes,
-        player_secrets: Mapping[bytes, bytes],
-    ) -> Transaction:
-        """Spend an outcome output by key path (needs every winner's secret key)."""
-        expected = self.outcome_close_input(outcome)
-        self._check_input(tx, index, prevouts, expected, any_sequence=True)
-        witness = self.dlc.outcome_infos[outcome].close_witness(
-            tx, index, prevouts, self._secrets(mm_secret, player_secrets)
-        )
-        return tx.with_witness(index, witness)
 
-    def sign_outcome_reclaim(
-        self,
-        outcome: Outcome,
-        tx: Transaction,
-        index: int,
-        prevouts: Sequence[TxOut],
-        mm_secret: bytes,
-    ) -> Transaction:
-        """The market maker takes an outcome output back after 2Δ (reclaim leaf)."""
-        self._check_mm(mm_secret)
-        expected = self.outcome_reclaim_input(outcome)
-        self._check_input(tx, index, prevouts, expected, any_sequence=False)
-        witness = self.dlc.outcome_infos[outcome].reclaim_witness(tx, index, prevouts, mm_secret)
-        return tx.with_witness(index, witness)
+class Spend(StrEnum):
+    """The ways a contract output can be spent after the pre-signed transactions."""
 
-    def sign_split_win(
-        self,
-        win: WinCondition,
-        tx: Transaction,
-        index: int,
-        prevouts: Sequence[TxOut],
-        ticket_preimage: bytes,
-        player_secret: bytes,
-    ) -> Transaction:
-        """A winner claims its split output after Δ with its ticket preimage."""
-        player = self.params.players[win.player_index]
-        if _secret_scalar(player_secret, "the player secret") != player.pubkey:
-            raise SpendError("the secret key is not the winner's")
-        if hashlib.sha256(ticket_preimage).digest() != player.ticket_hash:
-            raise SpendError("the ticket preimage does not match the ticket hash")
-        self._check_input(tx, index, prevouts, self.split_win_input(win), any_sequence=False)
-        witness = self.dlc.split_info(win).win_witness(
-            tx, index, prevouts, ticket_preimage, player_secret
-        )
-        return tx.with_witness(index, witness)
+    FUNDING_CLOSE = "funding-close"
+    OUTCOME_CLOSE = "outcome-close"
+    OUTCOME_RECLAIM = "outcome-reclaim"
+    SPLIT_WIN = "split-win"
+    SPLIT_RECLAIM = "split-reclaim"
+    SPLIT_SELLBACK = "split-sellback"
+    SPLIT_CLOSE = "split-close"
 
-    def sign_split_reclaim(
-        self,
-        win: WinCondition,
-        tx: Transaction,
-        index: int,
-        prevouts: Sequence[TxOut],
-        mm_secret: bytes,
-    ) -> Transaction:
-        """The market maker takes an unclaimed split output after 2Δ (reclaim leaf)."""
-        self._check_mm(mm_secret)
-        self._check_input(tx, index, prevouts, self.split_reclaim_input(win), any_sequence=False)
-        witness = self.dlc.split_info(win).reclaim_witness(tx, index, prevouts, mm_secret)
-        return tx.with_witness(index, witness)
 
-    def sign_split_sellback(
-        self,
-        win: WinCondition,
-        tx: Transaction,
-        index: int,
-        prevouts: Sequence[TxOut],
-        payout_preimage: bytes,
-        mm_secret: bytes,
-    ) -> Transaction:
-        """The market maker takes a split output with the winner's payout preimage."""
-        self._check_mm(mm_secret)
-        if (
-            hashlib.sha256(payout_preimage).digest()
-            != self.params.players[win.player_index].payout_hash
-        ):
-            raise SpendError("the payout preimage does not match the payout hash")
-        self._check_input(tx, index, prevouts, self.split_sellback_input(win), any_sequence=True)
-        witness = self.dlc.split_info(win).sellback_witness(
-            tx, index, prevouts, payout_preimage, mm_secret
-        )
-        return tx.with_witness(index, witness)
+@dataclass(frozen=True)
+class SpendRule:
+    """One row of the spend table."""
 
-    def sign_split_close(
-        self,
-        win: WinCondition,
-        tx: Transaction,
-        index: int,
-        prevouts: Sequence[TxOut],
-        mm_secret: bytes,
-        player_secret: bytes,
-    ) -> Transaction:
-        """Spend a split output by key path with the market maker's and the winner's keys."""
-        self._check_input(tx, index, prevouts, self.split_close_input(win), any_sequence=True)
-        player = self.params.players[win.player_index]
-        secrets = self._secrets(mm_secret, {player.pubkey.to_bytes(): player_secret})
-        witness = self.dlc.split_info(win).close_witness(tx, index, prevouts, secrets)
-        return tx.with_witness(index, witness)
+    name: str
+    output: Literal["funding", "outcome", "split"]
+    sequence: SequenceRule
+    #: ``mm``: the market maker; ``winner``: the split output's player; ``players``: the
+    #: caller's map of the other signers' keys (every player, or every winner).
+    signers: tuple[Literal["mm", "winner", "players"], ...]
+    #: The script leaf spent (``None``: key path by every signer's aggregate key).
+    leaf: Callable[[Any], bytes] | None = None
+    preimage: Literal["ticket", "payout"] | None = None
+
+
+def _reclaim(output: Any) -> bytes:
+    return bytes(output.reclaim_script)
+
+
+SPENDS: Final[Mapping[Spend, SpendRule]] = {
+    Spend.FUNDING_CLOSE: SpendRule("funding-close", "funding", "any", ("mm", "players")),
+    Spend.OUTCOME_CLOSE: SpendRule("outcome-close", "outcome", "any", ("mm", "players")),
+    Spend.OUTCOME_RECLAIM: SpendRule("outcome-reclaim", "outcome", "reclaim", ("mm",), _reclaim),
+    Spend.SPLIT_WIN: SpendRule(
+        "split-win", "split", "delta", ("winner",), lambda o: bytes(o.win_script), "ticket"
+    ),
+    Spend.SPLIT_RECLAIM: SpendRule("split-reclaim", "split", "reclaim", ("mm",), _reclaim),
+    Spend.SPLIT_SELLBACK: SpendRule(
+        "split-sellback", "split", "any", ("mm",), lambda o: bytes(o.sellback_script), "payout"
+    ),
+    Spend.SPLIT_CLOSE: SpendRule("split-close", "split", "any", ("mm", "winner")),
+}

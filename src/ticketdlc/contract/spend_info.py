@@ -137,8 +137,43 @@ class FundingSpendInfo:
 # Outcome output
 
 
+class TaprootOutput:
+    """What outcome and split outputs share: a key-path spend by the aggregate of their signers
+    and script-path spends of single-signature leaves, some of which also reveal a preimage."""
+
+    keys: KeyContext
+    tree: TaprootSpendInfo
+
+    def leaf_input_weight(self, leaf: bytes, with_preimage: bool) -> InputWeightPrediction:
+        """Weight of an input spending ``leaf``: ``[sig, preimage?, leaf, control block]``."""
+        control = len(self.tree.control_block(leaf))
+        preimage = (PREIMAGE_SIZE,) if with_preimage else ()
+        return InputWeightPrediction(0, (SCHNORR_SIGNATURE_SIZE, *preimage, len(leaf), control))
+
+    def leaf_witness(
+        self,
+        leaf: bytes,
+        tx: Transaction,
+        index: int,
+        prevouts: Sequence[TxOut],
+        secret: bytes,
+        preimage: bytes | None = None,
+    ) -> list[bytes]:
+        """``[sig, preimage (when given), leaf, control block]``, signed by ``secret``."""
+        sig = sign_script_path(secret, tx, index, prevouts, leaf)
+        revealed = [] if preimage is None else [preimage]
+        return [sig, *revealed, leaf, self.tree.control_block(leaf)]
+
+    def close_witness(
+        self, tx: Transaction, index: int, prevouts: Sequence[TxOut], secrets: Mapping[bytes, bytes]
+    ) -> list[bytes]:
+        """``[sig]`` by the tweaked aggregate key of every signer (key path)."""
+        group = self.keys.group_secret(secrets, self.tree.merkle_root, tweaked=True)
+        return [sign_key_path(group, tx, index, prevouts)]
+
+
 @dataclass(frozen=True)
-class OutcomeSpendInfo:
+class OutcomeSpendInfo(TaprootOutput):
     """An outcome transaction's output: one split leaf per winner plus the MM's reclaim leaf.
 
     The internal key is the untweaked aggregate of the MM and the winners, also pushed in the
@@ -190,11 +225,6 @@ class OutcomeSpendInfo:
         control = CONTROL_BASE_SIZE + CONTROL_NODE_SIZE * _max_depth(self.tree)
         return InputWeightPrediction(0, (SCHNORR_SIGNATURE_SIZE, PREIMAGE_SIZE, leaf_len, control))
 
-    def reclaim_input_weight(self) -> InputWeightPrediction:
-        """Weight of an outcome-reclaim input."""
-        control = len(self.tree.control_block(self.reclaim_script))
-        return InputWeightPrediction(0, (SCHNORR_SIGNATURE_SIZE, len(self.reclaim_script), control))
-
     def split_leaf(self, player: PlayerIndex) -> bytes:
         """The split leaf of winner ``player``."""
         try:
@@ -209,27 +239,13 @@ class OutcomeSpendInfo:
         leaf = self.split_leaf(player)
         return [signature, ticket_preimage, leaf, self.tree.control_block(leaf)]
 
-    def reclaim_witness(
-        self, tx: Transaction, index: int, prevouts: Sequence[TxOut], mm_secret: bytes
-    ) -> list[bytes]:
-        """``[mm sig, reclaim leaf, control block]``."""
-        sig = sign_script_path(mm_secret, tx, index, prevouts, self.reclaim_script)
-        return [sig, self.reclaim_script, self.tree.control_block(self.reclaim_script)]
-
-    def close_witness(
-        self, tx: Transaction, index: int, prevouts: Sequence[TxOut], secrets: Mapping[bytes, bytes]
-    ) -> list[bytes]:
-        """``[sig]`` by the tweaked key of the MM and every winner (key path)."""
-        group = self.keys.group_secret(secrets, self.tree.merkle_root, tweaked=True)
-        return [sign_key_path(group, tx, index, prevouts)]
-
 
 # ---------------------------------------------------------------------------------------------
 # Split output
 
 
 @dataclass(frozen=True)
-class SplitSpendInfo:
+class SplitSpendInfo(TaprootOutput):
     """A winner's split output: sellback (weight 2), win and reclaim (weight 1) leaves.
 
     Identical for every outcome a player wins (it depends on the player, the MM and Δ only).
@@ -259,59 +275,3 @@ class SplitSpendInfo:
     def script_pubkey(self) -> bytes:
         """P2TR of the tweaked output key."""
         return self.tree.script_pubkey
-
-    def win_input_weight(self) -> InputWeightPrediction:
-        """Weight of a split-win input."""
-        control = len(self.tree.control_block(self.win_script))
-        sizes = (SCHNORR_SIGNATURE_SIZE, PREIMAGE_SIZE, len(self.win_script), control)
-        return InputWeightPrediction(0, sizes)
-
-    def reclaim_input_weight(self) -> InputWeightPrediction:
-        """Weight of a split-reclaim input."""
-        control = len(self.tree.control_block(self.reclaim_script))
-        return InputWeightPrediction(0, (SCHNORR_SIGNATURE_SIZE, len(self.reclaim_script), control))
-
-    def sellback_input_weight(self) -> InputWeightPrediction:
-        """Weight of a split-sellback input."""
-        control = len(self.tree.control_block(self.sellback_script))
-        sizes = (SCHNORR_SIGNATURE_SIZE, PREIMAGE_SIZE, len(self.sellback_script), control)
-        return InputWeightPrediction(0, sizes)
-
-    def win_witness(
-        self,
-        tx: Transaction,
-        index: int,
-        prevouts: Sequence[TxOut],
-        ticket_preimage: bytes,
-        player_secret: bytes,
-    ) -> list[bytes]:
-        """``[player sig, ticket preimage, win leaf, control block]``."""
-        sig = sign_script_path(player_secret, tx, index, prevouts, self.win_script)
-        return [sig, ticket_preimage, self.win_script, self.tree.control_block(self.win_script)]
-
-    def reclaim_witness(
-        self, tx: Transaction, index: int, prevouts: Sequence[TxOut], mm_secret: bytes
-    ) -> list[bytes]:
-        """``[mm sig, reclaim leaf, control block]``."""
-        sig = sign_script_path(mm_secret, tx, index, prevouts, self.reclaim_script)
-        return [sig, self.reclaim_script, self.tree.control_block(self.reclaim_script)]
-
-    def sellback_witness(
-        self,
-        tx: Transaction,
-        index: int,
-        prevouts: Sequence[TxOut],
-        payout_preimage: bytes,
-        mm_secret: bytes,
-    ) -> list[bytes]:
-        """``[mm sig, payout preimage, sellback leaf, control block]``."""
-        sig = sign_script_path(mm_secret, tx, index, prevouts, self.sellback_script)
-        control = self.tree.control_block(self.sellback_script)
-        return [sig, payout_preimage, self.sellback_script, control]
-
-    def close_witness(
-        self, tx: Transaction, index: int, prevouts: Sequence[TxOut], secrets: Mapping[bytes, bytes]
-    ) -> list[bytes]:
-        """``[sig]`` by the tweaked key of the MM and the player (key path)."""
-        group = self.keys.group_secret(secrets, self.tree.merkle_root, tweaked=True)
-        return [sign_key_path(group, tx, index, prevouts)]

@@ -48,7 +48,7 @@ from coordinator.domain.competitions.records import (
 from coordinator_core.errors import CoordinatorError, PermanentError
 from ticketdlc.bitcoin.fees import P2TR_KEY_SPEND, sat_per_vb_to_sat_per_kwu
 from ticketdlc.bitcoin.tx import Transaction
-from ticketdlc.contract import EXPIRY, Outcome, SignedContract, SpendError, WinCondition
+from ticketdlc.contract import EXPIRY, Outcome, SignedContract, Spend, SpendError, WinCondition
 
 log = logging.getLogger(__name__)
 
@@ -227,12 +227,20 @@ async def close_or_split_step(lc: Lifecycle, c: Competition, cache: ContractCach
     )
     mm = lc.market_maker_secret(c.id)
     if decision is CloseDecision.CLOSE:
-        txin, prevout = signed.outcome_close_input(outcome)
+        txin, prevout = signed.spend_input(Spend.OUTCOME_CLOSE, outcome)
         template = await sweep_template(lc, txin, prevout, P2TR_KEY_SPEND, await sweep_fee_rate(lc))
         if template is None:
             raise PermanentError("the outcome output is too small to close")
         secrets = {entry.ephemeral_pubkey: winner_secret(lc, entry) for entry in paid.values()}
-        tx = signed.sign_outcome_close(outcome, template, 0, [prevout], mm, secrets)
+        tx = signed.sign_spend(
+            Spend.OUTCOME_CLOSE,
+            outcome,
+            template,
+            0,
+            [prevout],
+            mm_secret=mm,
+            player_secrets=secrets,
+        )
         await put_on_chain(lc, _settlement(c.id, TxKind.CLOSE, tx, lc), "close")
         for entry in paid.values():
             await lc.store.mark_entry_settled(entry.id, lc.clock(), reclaimed=False)
@@ -329,7 +337,7 @@ async def _settle_winner_output(
 ) -> bool:
     """One winner's split output; True once it is settled for good."""
     win = WinCondition(outcome, player)
-    txin, prevout = signed.split_close_input(win)
+    txin, prevout = signed.spend_input(Spend.SPLIT_CLOSE, win)
     own = _by_kind(txs, TxKind.SPLIT_CLOSE, player) or _by_kind(txs, TxKind.SWEEP, player)
     spend = await lc.chain.output_spend(txin.prevout.txid_hex, txin.prevout.vout)
     if spend is not None and spend.spent and spend.txid is not None:
@@ -363,8 +371,14 @@ async def _settle_winner_output(
         template = await sweep_template(lc, txin, prevout, P2TR_KEY_SPEND, await sweep_fee_rate(lc))
         if template is None:
             raise PermanentError(f"winner {player}'s output is too small to close")
-        tx = signed.sign_split_close(
-            win, template, 0, [prevout], lc.market_maker_secret(c.id), winner_secret(lc, entry)
+        tx = signed.sign_spend(
+            Spend.SPLIT_CLOSE,
+            win,
+            template,
+            0,
+            [prevout],
+            mm_secret=lc.market_maker_secret(c.id),
+            player_secret=winner_secret(lc, entry),
         )
         await put_on_chain(lc, _settlement(c.id, TxKind.SPLIT_CLOSE, tx, lc, player), "split_close")
         await lc.store.mark_entry_settled(entry.id, lc.clock(), reclaimed=False)
@@ -385,7 +399,7 @@ async def _owed_winner(
 ) -> bool:
     """An unpaid winner: listed as owed; swept only after approval and the 2Δ timelock."""
     win = WinCondition(outcome, player)
-    txin, prevout = signed.split_reclaim_input(win)
+    txin, prevout = signed.spend_input(Spend.SPLIT_RECLAIM, win)
     owed = await lc.store.owed(entry.id)
     if owed is None:
         params = signed.params
@@ -412,7 +426,7 @@ async def _owed_winner(
         )
     if owed.resolved:
         return True
-    weight = signed.split_reclaim_input_weight(win)
+    weight = signed.spend_input_weight(Spend.SPLIT_RECLAIM, win)
     floor = sat_per_vb_to_sat_per_kwu(lc.settings.competitions.contract_fee_floor_sat_vb)
     if uneconomic(prevout, weight, floor):
         await lc.store.resolve_owed(entry.id, lc.clock(), uneconomic=True)
@@ -424,7 +438,9 @@ async def _owed_winner(
     if template is None:
         await lc.store.resolve_owed(entry.id, lc.clock(), uneconomic=True)
         return True
-    tx = signed.sign_split_reclaim(win, template, 0, [prevout], lc.market_maker_secret(c.id))
+    tx = signed.sign_spend(
+        Spend.SPLIT_RECLAIM, win, template, 0, [prevout], mm_secret=lc.market_maker_secret(c.id)
+    )
     await put_on_chain(lc, _settlement(c.id, TxKind.SWEEP, tx, lc, player), "sweep")
     await lc.store.mark_entry_settled(entry.id, lc.clock(), reclaimed=True)
     return False
