@@ -21,6 +21,7 @@ from coordinator.adapters.signer.keymeld import KeymeldSigner
 from coordinator.adapters.sqlite import identity, migrations
 from coordinator.adapters.sqlite.competitions import SqliteCompetitionStore
 from coordinator.adapters.sqlite.database import Database
+from coordinator.adapters.sqlite.users import SqliteUserStore
 from coordinator.adapters.wallet.bdk_wallet import BdkWallet
 from coordinator.config import Settings
 from coordinator.domain.keys import CoordinatorKeys
@@ -29,6 +30,7 @@ from coordinator.domain.ports.competitions import CompetitionStore
 from coordinator.domain.ports.lightning import LightningNode
 from coordinator.domain.ports.oracle import OraclePort
 from coordinator.domain.ports.signer import Signer
+from coordinator.domain.ports.users import UserStore
 from coordinator.domain.ports.wallet import Wallet
 
 log = logging.getLogger(__name__)
@@ -90,6 +92,11 @@ def competition_store(db: Store) -> CompetitionStore:
     if not isinstance(db, Database):
         raise TypeError("the competitions store needs an open SQLite database")
     return SqliteCompetitionStore(db)
+
+
+def user_store(db: Store) -> UserStore:
+    """The accounts store on the users database."""
+    return SqliteUserStore(_sqlite(db))
 
 
 async def open_databases(settings: Settings) -> dict[str, Store]:

@@ -7,7 +7,9 @@ import logging
 from dataclasses import dataclass, field
 
 from coordinator.app import composition
+from coordinator.app.auth.accounts import Accounts
 from coordinator.app.auth.admin_token import AdminToken, load_admin_token
+from coordinator.app.auth.pow import ProofOfWork
 from coordinator.app.bitcoin import Bitcoin, start_bitcoin
 from coordinator.app.competitions.context import Lifecycle
 from coordinator.app.competitions.service import CompetitionServices
@@ -40,6 +42,8 @@ class Runtime:
     lightning: LightningNode | None = None
     oracle: OraclePort | None = None
     competitions: CompetitionServices | None = None  # the lifecycle; set by ``start``
+    accounts: Accounts | None = None  # users.db accounts; set by ``start``
+    pow: ProofOfWork | None = None  # sign-up proof of work; set by ``start``
 
     @property
     def competitions_db(self) -> Store:
@@ -70,6 +74,11 @@ class Runtime:
                 admin_token=admin_token,
                 replay_guard=MemoryReplayGuard(capacity=settings.auth.replay_capacity),
             )
+            users = composition.user_store(runtime.users_db)
+            runtime.accounts = await asyncio.to_thread(
+                Accounts, users, settings.auth.reset_challenge_ttl_secs
+            )
+            runtime.pow = ProofOfWork(settings.pow, users.signups_since)
             runtime.integrity = IntegrityMonitor(
                 runtime.databases, settings.db.integrity_check_interval_secs
             )

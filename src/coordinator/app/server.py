@@ -26,6 +26,8 @@ from coordinator.app.auth.admin import (
 )
 from coordinator.app.auth.limits import RateLimiter
 from coordinator.app.auth.nostr import RawBodyMiddleware
+from coordinator.app.auth.users_api import UserLimits
+from coordinator.app.auth.users_api import router as users_router
 from coordinator.app.errors import install_error_handlers
 from coordinator.app.runtime import Runtime
 from coordinator.config import Settings
@@ -96,7 +98,9 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         allow_headers=["Accept", "Content-Type", "Authorization"],
         allow_credentials=True,
     )
+    app.state.user_limits = UserLimits(settings.auth)
     app.include_router(health_router)
+    app.include_router(users_router)
     return app
 
 
