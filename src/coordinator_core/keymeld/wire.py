@@ -12,6 +12,7 @@ for type, length or range.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any, Final, TypeAlias
@@ -22,6 +23,7 @@ Json: TypeAlias = Any
 """A JSON value: ``dict`` (in field order), ``list``, ``str``, ``int``, ``bool`` or ``None``."""
 
 MAX_UUID_CHARS: Final = 36
+_CANONICAL_UUID: Final = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 class WireError(ValidationError):
@@ -100,6 +102,8 @@ def as_str(value: Any, what: str, max_chars: int) -> str:
 
 def as_uuid(value: Any, what: str) -> str:
     """A hyphenated UUID, returned in canonical lowercase form."""
+    if isinstance(value, str) and _CANONICAL_UUID.fullmatch(value):
+        return value
     text = as_str(value, what, MAX_UUID_CHARS)
     if len(text) != MAX_UUID_CHARS:
         raise WireError(f"{what}: expected a hyphenated UUID")
@@ -135,10 +139,12 @@ def as_bytes(value: Any, what: str, size: int | None = None, max_size: int = 1 <
     limit = size if size is not None else max_size
     if len(value) > limit or (size is not None and len(value) != size):
         raise WireError(f"{what}: expected {size if size is not None else f'≤ {limit}'} bytes")
-    for item in value:
-        if not isinstance(item, int) or isinstance(item, bool) or not 0 <= item <= 255:
-            raise WireError(f"{what}: expected an array of integers 0–255")
-    return bytes(value)
+    if not set(map(type, value)) <= {int}:  # booleans are not integers here
+        raise WireError(f"{what}: expected an array of integers 0–255")
+    try:
+        return bytes(value)
+    except ValueError:
+        raise WireError(f"{what}: expected an array of integers 0–255") from None
 
 
 def as_list(value: Any, what: str, max_items: int) -> Sequence[Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 from coordinator_core.keymeld.limits import REAL_GATEWAY, GatewayLimits
 from devnet.common import parse_service_args, serve
@@ -27,9 +28,20 @@ def _options(parser: argparse.ArgumentParser) -> None:
         help="signing sessions per keygen when its manifest names no quota",
     )
     parser.add_argument("--max-timeout-secs", type=int, default=limits.max_timeout_secs)
-    parser.add_argument("--max-body-bytes", type=int, default=limits.max_body_bytes)
+    parser.add_argument(
+        "--max-body-bytes",
+        type=int,
+        help=f"request body limit (default {limits.max_body_bytes}, or 4 KiB per batch item if "
+        "more, so raised batch limits stay usable)",
+    )
     parser.add_argument("--tick-ms", type=int, default=100, help="background coordinator period")
     parser.add_argument("--sessions-per-tick", type=int, default=20)
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="worker processes for large signing rounds (1: sign in the gateway process)",
+    )
     parser.add_argument("--admission-per-ip-rate", type=float, default=Admission.per_ip_rate)
     parser.add_argument("--admission-global-rate", type=float, default=Admission.global_rate)
 
@@ -42,13 +54,15 @@ def main() -> None:
         max_batch_items=args.max_batch_items,
         max_signing_sessions=args.max_signing_sessions,
         max_timeout_secs=args.max_timeout_secs,
-        max_body_bytes=args.max_body_bytes,
+        max_body_bytes=args.max_body_bytes
+        or max(REAL_GATEWAY.max_body_bytes, 4096 * args.max_batch_items),
     )
     config = GatewayConfig(
         limits=limits,
         enclaves=max(1, args.enclaves),
         tick_secs=args.tick_ms / 1000,
         sessions_per_tick=args.sessions_per_tick,
+        workers=max(1, args.workers),
     )
     issuer = AttestationIssuer.load_or_create(args.data_dir)
 

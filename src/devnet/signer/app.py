@@ -119,7 +119,7 @@ def create_app(service: GatewayService, token: str, admission: Admission | None 
             task.cancel()
             with suppress(asyncio.CancelledError):
                 await task
-            service.store.close()
+            service.close()
 
     app = FastAPI(title="devnet keymeld gateway", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.service, app.state.devnet_token = service, token

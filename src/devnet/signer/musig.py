@@ -1,10 +1,11 @@
 """MuSig2 rounds of a simulated enclave, for all the participants it holds at once.
 
-An enclave holding several participants of an item contributes one public nonce (the sum of its
-members' nonces) and one partial signature (the sum of theirs): nonce and partial-signature
-aggregation are sums, so the aggregate is exactly BIP-327's. Secret nonces are derived from a
-per-round random seed held only in memory (:func:`ticketdlc.contract.engine.derive_nonce`), so a
-round that is lost is restarted with a new seed, never reused.
+An enclave holding several participants of an item signs for them as one: one nonce pair and
+one partial signature carrying the sum of their key shares ``Σ a_i·d_i``. Nonce and
+partial-signature aggregation are sums, so the result is exactly BIP-327's signature of the
+group. Secret nonces are derived from a per-round random seed held only in memory
+(:func:`ticketdlc.contract.engine.derive_nonce`) and bound to the members' secrets, so a round
+that is lost is restarted with a new seed, never reused.
 
 Adaptor items follow the musig2-crate convention of :mod:`ticketdlc.crypto.adaptor`: the nonce
 coefficient ignores the adaptor point, ``R + T`` decides the parity and the challenge, and the
@@ -13,6 +14,7 @@ result is the 65-byte ``R || s'``.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
@@ -54,31 +56,55 @@ class LocalSigner:
     secret: bytes
 
 
-def _members(item: SigningItem, local: Mapping[bytes, LocalSigner]) -> list[LocalSigner]:
-    return [local[pk] for pk in item.signers if pk in local]
+@dataclass(frozen=True)
+class LocalGroup:
+    """The enclave's members of one signing group: one nonce pair and one summed share."""
+
+    members: tuple[LocalSigner, ...]
+    binding: bytes  # binds the group's nonces to its members' secrets
+    weighted: int  # Σ a_i·d_i over the members (KeyAgg coefficients of the group)
 
 
-def _nonce_scalars(
-    seed: bytes, item: SigningItem, members: Sequence[LocalSigner]
-) -> tuple[int, int]:
-    k1 = k2 = 0
-    for member in members:
-        a, b = derive_nonce(seed, member.secret, member.pubkey, item.message, item.index)
-        k1 += a
-        k2 += b
-    return k1 % n, k2 % n
+Groups = dict[tuple[bytes, ...], "LocalGroup | None"]
+"""Signing group (sorted keys) -> the enclave's share of it."""
 
 
-def public_nonce(
-    seed: bytes, item: SigningItem, local: Mapping[bytes, LocalSigner]
-) -> bytes | None:
+class LocalGroups:
+    """Per signing group, what the enclave holds of it (computed once per round)."""
+
+    def __init__(self, local: Mapping[bytes, LocalSigner]) -> None:
+        self.local = local
+        self._groups: Groups = {}
+
+    def table(self, items: Sequence[SigningItem]) -> Groups:
+        """The groups of ``items`` (what a worker process needs of this enclave)."""
+        return {item.signers: self.of(item) for item in items}
+
+    def of(self, item: SigningItem) -> LocalGroup | None:
+        if item.signers not in self._groups:
+            members = tuple(self.local[pk] for pk in item.signers if pk in self.local)
+            group = None
+            if members:
+                weighted = sum(
+                    musig2.key_agg_coeff(item.signers, m.pubkey) * int.from_bytes(m.secret, "big")
+                    for m in members
+                )
+                binding = hashlib.sha256(b"".join(m.secret for m in members)).digest()
+                group = LocalGroup(members, binding, weighted % n)
+            self._groups[item.signers] = group
+        return self._groups[item.signers]
+
+
+def _nonce_scalars(seed: bytes, item: SigningItem, group: LocalGroup) -> tuple[int, int]:
+    return derive_nonce(seed, group.binding, b"", item.message, item.index)
+
+
+def public_nonce(seed: bytes, item: SigningItem, groups: Groups) -> bytes | None:
     """Round 1: the enclave's 66-byte nonce for ``item`` (None if it holds no signer of it)."""
-    members = _members(item, local)
-    if not members:
+    group = groups[item.signers]
+    if group is None:
         return None
-    k1, k2 = _nonce_scalars(seed, item, members)
-    if k1 == 0 or k2 == 0:  # probability 2^-255
-        raise ValueError("nonce sum is zero")
+    k1, k2 = _nonce_scalars(seed, item, group)
     return Point.from_secret(k1).to_bytes() + Point.from_secret(k2).to_bytes()
 
 
@@ -87,18 +113,14 @@ def aggregate_nonce(pubnonces: Sequence[bytes]) -> bytes:
     return musig2.nonce_agg(pubnonces)
 
 
-def partial_signature(
-    seed: bytes, item: SigningItem, local: Mapping[bytes, LocalSigner], aggnonce: bytes
-) -> int:
-    """Round 2: the sum of the enclave's members' partial signatures for ``item``."""
-    members = _members(item, local)
+def partial_signature(seed: bytes, item: SigningItem, groups: Groups, aggnonce: bytes) -> int:
+    """Round 2: the enclave's partial signature for ``item`` (its members' shares summed)."""
+    group = groups[item.signers]
+    assert group is not None
     values = item.session(aggnonce)
-    k1, k2 = _nonce_scalars(seed, item, members)
-    weighted = sum(
-        values.keyagg.coefficients[m.pubkey] * int.from_bytes(m.secret, "big") for m in members
-    )
+    k1, k2 = _nonce_scalars(seed, item, group)
     return partial_signature_scalar(
-        k1, k2, values.b, values.e, values.key_sign * weighted % n, values.nonce_negated
+        k1, k2, values.b, values.e, values.key_sign * group.weighted % n, values.nonce_negated
     )
 
 
@@ -130,3 +152,33 @@ def final_signature(item: SigningItem, aggnonce: bytes, partials: Sequence[int])
         signature = values.R.to_bytes() + s.to_bytes(32, "big")
         ok = adaptor.verify(values.Q.xonly(), item.message, signature, item.adaptor_point)
     return signature if ok else None
+
+
+# ---------------------------------------------------------------------------------------------
+# Chunks of a round (pure; picklable arguments, so a worker process can run them)
+
+
+def nonces_chunk(seed: bytes, items: Sequence[SigningItem], groups: Groups) -> list[bytes | None]:
+    return [public_nonce(seed, item, groups) for item in items]
+
+
+def aggregate_chunk(contributions: Sequence[Sequence[bytes]]) -> list[bytes]:
+    return [aggregate_nonce(nonces) for nonces in contributions]
+
+
+def partials_chunk(
+    seed: bytes, items: Sequence[SigningItem], groups: Groups, aggnonces: Sequence[bytes]
+) -> list[int]:
+    return [
+        partial_signature(seed, item, groups, aggnonce)
+        for item, aggnonce in zip(items, aggnonces, strict=True)
+    ]
+
+
+def finals_chunk(
+    items: Sequence[SigningItem], aggnonces: Sequence[bytes], partials: Sequence[Sequence[int]]
+) -> list[bytes | None]:
+    return [
+        final_signature(item, aggnonce, shares)
+        for item, aggnonce, shares in zip(items, aggnonces, partials, strict=True)
+    ]

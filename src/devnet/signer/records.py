@@ -13,7 +13,7 @@ from coordinator_core.keymeld.api import (
     ReserveRequest,
 )
 from coordinator_core.keymeld.messages import ParticipantApproval
-from devnet.signer.musig import SigningItem
+from devnet.signer.musig import LocalGroups, SigningItem
 
 
 class KeygenState:
@@ -64,8 +64,8 @@ class KeygenRecord:
         return sorted(self.expected, reverse=True)
 
     def to_doc(self) -> dict[str, Any]:
+        """The changing part (the reserve request and registrations are stored apart)."""
         return {
-            "reserve": self.reserve.to_json(),
             "state": self.state,
             "created_at": self.created_at,
             "expires_at": self.expires_at,
@@ -74,16 +74,17 @@ class KeygenRecord:
             "coordinator_key_epoch": self.coordinator_key_epoch,
             "initialize": None if self.initialize is None else self.initialize.to_json(),
             "enclave_secrets": {str(k): v for k, v in self.enclave_secrets.items()},
-            "registrations": {u: r.to_json() for u, r in self.registrations.items()},
             "result": self.result,
             "signing_sessions_created": self.signing_sessions_created,
         }
 
     @classmethod
-    def from_doc(cls, doc: dict[str, Any]) -> KeygenRecord:
+    def from_doc(
+        cls, request: Any, doc: dict[str, Any], registrations: dict[str, Any]
+    ) -> KeygenRecord:
         init = doc["initialize"]
         return cls(
-            reserve=ReserveRequest.from_json(doc["reserve"]),
+            reserve=ReserveRequest.from_json(request),
             state=doc["state"],
             created_at=doc["created_at"],
             expires_at=doc["expires_at"],
@@ -92,9 +93,7 @@ class KeygenRecord:
             coordinator_key_epoch=doc["coordinator_key_epoch"],
             initialize=None if init is None else InitializeRequest.from_json(init),
             enclave_secrets={int(k): v for k, v in doc["enclave_secrets"].items()},
-            registrations={
-                u: RegisterRequest.from_json(r) for u, r in doc["registrations"].items()
-            },
+            registrations={u: RegisterRequest.from_json(r) for u, r in registrations.items()},
             result=doc["result"],
             signing_sessions_created=doc["signing_sessions_created"],
         )
@@ -106,6 +105,7 @@ class SigningRound:
 
     items: list[SigningItem]
     seeds: dict[int, bytes]  # per enclave
+    groups: dict[int, LocalGroups] = field(default_factory=dict)  # per enclave
     nonces: dict[int, dict[int, bytes]] = field(default_factory=dict)  # enclave -> item -> nonce
     aggnonces: dict[int, bytes] = field(default_factory=dict)
     partials: dict[int, dict[int, int]] = field(default_factory=dict)  # enclave -> item -> s
@@ -134,8 +134,8 @@ class SigningRecord:
         return self.request.keygen_session_id
 
     def to_doc(self) -> dict[str, Any]:
+        """The changing part (the request is stored apart)."""
         return {
-            "request": self.request.to_json(),
             "state": self.state,
             "created_at": self.created_at,
             "expires_at": self.expires_at,
@@ -146,13 +146,13 @@ class SigningRecord:
         }
 
     @classmethod
-    def from_doc(cls, doc: dict[str, Any], max_items: int) -> SigningRecord:
+    def from_doc(cls, request: Any, doc: dict[str, Any], max_items: int) -> SigningRecord:
         results = doc["results"]
         state = doc["state"]
         if state not in (SigningState.COLLECTING, SigningState.COMPLETED):
             state = SigningState.INITIALIZING  # the round's nonces were lost with the process
         return cls(
-            request=CreateSigningRequest.from_json(doc["request"], max_items),
+            request=CreateSigningRequest.from_json(request, max_items),
             state=state,
             created_at=doc["created_at"],
             expires_at=doc["expires_at"],

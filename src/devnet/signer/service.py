@@ -20,6 +20,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -72,11 +73,13 @@ from devnet.signer.records import (
     SigningState,
 )
 from devnet.signer.store import GatewayStore
+from ticketdlc.contract.engine import process_pool
 from ticketdlc.crypto import musig2
 
 log = logging.getLogger(__name__)
 
 NONCE_TTL_SECS: Final = 600
+PARALLEL_ITEMS: Final = 400
 CLEANUP_INTERVAL_SECS: Final = 300
 ERROR_TYPES: Final = {
     400: "bad_request",
@@ -118,6 +121,7 @@ class GatewayConfig:
     enclaves: int = 2
     tick_secs: float = 0.1
     sessions_per_tick: int = 20
+    workers: int = 1  # worker processes for large signing rounds (1: none)
 
 
 def _parse(value: Any, reader: Callable[[Any], Any]) -> Any:
@@ -142,6 +146,7 @@ class GatewayService:
         self.limits = config.limits
         self.clock = clock
         self._lock = threading.RLock()
+        self._pool: Executor | None = None
         self._last_cleanup = 0.0
         self.enclaves: dict[int, Enclave] = {}
         for enclave_id, secret, epoch, generated in store.enclaves():
@@ -155,11 +160,11 @@ class GatewayService:
             self.enclaves[enclave_id] = enclave
             self._save_enclave(enclave)
         self.keygens: dict[str, KeygenRecord] = {
-            record.id: record for record in map(KeygenRecord.from_doc, store.keygens())
+            record.id: record for record in (KeygenRecord.from_doc(*row) for row in store.keygens())
         }
         self.signings: dict[str, SigningRecord] = {}
-        for doc in store.signings():
-            record = SigningRecord.from_doc(doc, self.limits.max_batch_items)
+        for request, doc in store.signings():
+            record = SigningRecord.from_doc(request, doc, 1 << 20)
             self.signings[record.id] = record
 
     def now(self) -> int:
@@ -170,11 +175,13 @@ class GatewayService:
             enclave.enclave_id, enclave.secret, enclave.epoch, enclave.key_generation_time
         )
 
-    def _save_keygen(self, record: KeygenRecord) -> None:
-        self.store.save_keygen(record.id, record.to_doc())
+    def _save_keygen(self, record: KeygenRecord, new: bool = False) -> None:
+        request = record.reserve.to_json() if new else None
+        self.store.save_keygen(record.id, request, record.to_doc())
 
-    def _save_signing(self, record: SigningRecord) -> None:
-        self.store.save_signing(record.id, record.keygen_id, record.to_doc())
+    def _save_signing(self, record: SigningRecord, new: bool = False) -> None:
+        request = record.request.to_json() if new else None
+        self.store.save_signing(record.id, record.keygen_id, request, record.to_doc())
 
     # -- authentication ---------------------------------------------------------------------
 
@@ -258,7 +265,7 @@ class GatewayService:
                 coordinator_key_epoch=enclave.epoch,
             )
             self.keygens[record.id] = record
-            self._save_keygen(record)
+            self._save_keygen(record, new=True)
         return ReserveResponse(
             assignments,
             record.id,
@@ -436,7 +443,7 @@ class GatewayService:
                 except EnclaveRejection as exc:
                     raise ApiError(400, f"registration refused by the enclave: {exc}") from None
                 record.registrations[request.user_id] = request
-                self._save_keygen(record)
+                self.store.save_participant(record.id, request.user_id, request.to_json())
             index = record.descending().index(request.user_id)
             registered = len(record.registrations)
         return RegisterResponse(
@@ -533,7 +540,7 @@ class GatewayService:
             record.signing_sessions_created += 1
             self.signings[signing.id] = signing
             self._save_keygen(record)
-            self._save_signing(signing)
+            self._save_signing(signing, new=True)
         return CreateSigningResponse(
             signing.id, record.id, signing.state, len(signing.participants), signing.expires_at
         ).to_json()
@@ -721,12 +728,19 @@ class GatewayService:
         work = (keygens + signings)[: self.config.sessions_per_tick]
         moved = 0
         for record in work:
+            started = time.perf_counter()
             try:
                 if isinstance(record, KeygenRecord):
                     self._complete_keygen(record)
                 else:
                     self._advance_signing(record)
                 moved += 1
+                log.debug(
+                    "session %s now %s (%.3f s)",
+                    record.id,
+                    record.state,
+                    time.perf_counter() - started,
+                )
             except Exception as exc:  # a failing session stays in its state, as upstream
                 log.warning("session %s did not advance: %s", record.id, exc)
         return moved
@@ -887,31 +901,70 @@ class GatewayService:
         round_ = SigningRound(items, {e: self.enclaves[e].new_round_seed() for e in enclave_ids})
         for enclave_id in enclave_ids:
             self._cipher(record, enclave_id)  # each enclave opens its copy of the secret
-            local = self._local_signers(record, enclave_id)
+            groups = musig.LocalGroups(self._local_signers(record, enclave_id))
+            round_.groups[enclave_id] = groups
+            table = groups.table(items)
+            seed = round_.seeds[enclave_id]
+            results = self._map(musig.nonces_chunk, items, _nonce_args(seed, table))
             nonces: dict[int, bytes] = {}
-            for item_ in items:
-                nonce = musig.public_nonce(round_.seeds[enclave_id], item_, local)
+            for item_, nonce in zip(items, results, strict=True):
                 if nonce is not None:
                     self.enclaves[enclave_id].record_nonce(nonce)
                     nonces[item_.index] = nonce
             round_.nonces[enclave_id] = nonces
         return round_
 
+    def _map(
+        self,
+        function: Callable[..., list[Any]],
+        items: list[musig.SigningItem],
+        arguments: ChunkArgs,
+    ) -> list[Any]:
+        """``function`` over ``items`` in chunks, in the worker processes for large rounds."""
+        pool = self._workers()
+        if pool is None or len(items) < PARALLEL_ITEMS:
+            return function(*arguments(items))
+        size = -(-len(items) // (2 * self.config.workers))
+        futures = [
+            pool.submit(function, *arguments(items[i : i + size]))
+            for i in range(0, len(items), size)
+        ]
+        return [value for future in futures for value in future.result()]
+
+    def _workers(self) -> Executor | None:
+        if self.config.workers <= 1:
+            return None
+        if self._pool is None:
+            self._pool = process_pool(self.config.workers)
+        return self._pool
+
+    def close(self) -> None:
+        """Stop the worker processes and close the store."""
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+        self.store.close()
+
     def _distribute(
         self, record: KeygenRecord, signing: SigningRecord, round_: SigningRound
     ) -> None:
         """DistributeNonces: aggregate nonces, then every enclave's partial signatures."""
-        for item in round_.items:
-            contributions = [n[item.index] for n in round_.nonces.values() if item.index in n]
-            round_.aggnonces[item.index] = musig.aggregate_nonce(contributions)
+        items = round_.items
+        contributions = {
+            item.index: [n[item.index] for n in round_.nonces.values() if item.index in n]
+            for item in items
+        }
+        aggnonces = self._map(musig.aggregate_chunk, items, _aggregate_args(contributions))
+        round_.aggnonces = {item.index: agg for item, agg in zip(items, aggnonces, strict=True)}
         for enclave_id, nonces in round_.nonces.items():
-            local = self._local_signers(record, enclave_id)
+            mine = [item for item in items if item.index in nonces]
+            table = round_.groups[enclave_id].table(mine)
+            seed = round_.seeds[enclave_id]
+            shares = self._map(
+                musig.partials_chunk, mine, _partial_args(seed, table, round_.aggnonces)
+            )
             round_.partials[enclave_id] = {
-                item.index: musig.partial_signature(
-                    round_.seeds[enclave_id], item, local, round_.aggnonces[item.index]
-                )
-                for item in round_.items
-                if item.index in nonces
+                item.index: share for item, share in zip(mine, shares, strict=True)
             }
 
     def _members_by_enclave(
@@ -929,10 +982,10 @@ class GatewayService:
         cipher = self._cipher(record, record.coordinator_enclave_id)
         regular: list[BatchResult] = []
         adaptors: list[BatchResult] = []
-        for item in round_.items:
-            partials = [p[item.index] for p in round_.partials.values() if item.index in p]
+        items = round_.items
+        signatures = self._map(musig.finals_chunk, items, _final_args(round_))
+        for item, signature in zip(items, signatures, strict=True):
             aggnonce = round_.aggnonces[item.index]
-            signature = musig.final_signature(item, aggnonce, partials)
             if signature is None:
                 blamed = [
                     enclave_id
@@ -961,6 +1014,30 @@ class GatewayService:
         regular.sort(key=lambda r: r.batch_item_id)
         adaptors.sort(key=lambda r: r.batch_item_id)
         return regular + adaptors
+
+
+ChunkArgs = Callable[[list[musig.SigningItem]], tuple[Any, ...]]
+"""The arguments of a chunk function for one chunk of items."""
+
+
+def _nonce_args(seed: bytes, table: musig.Groups) -> ChunkArgs:
+    return lambda chunk: (seed, chunk, table)
+
+
+def _aggregate_args(contributions: dict[int, list[bytes]]) -> ChunkArgs:
+    return lambda chunk: ([contributions[i.index] for i in chunk],)
+
+
+def _partial_args(seed: bytes, table: musig.Groups, aggnonces: dict[int, bytes]) -> ChunkArgs:
+    return lambda chunk: (seed, chunk, table, [aggnonces[i.index] for i in chunk])
+
+
+def _final_args(round_: SigningRound) -> ChunkArgs:
+    def build(chunk: list[musig.SigningItem]) -> tuple[Any, ...]:
+        partials = [[p[i.index] for p in round_.partials.values() if i.index in p] for i in chunk]
+        return (chunk, [round_.aggnonces[i.index] for i in chunk], partials)
+
+    return build
 
 
 def _count(states: Iterable[str]) -> dict[str, int]:

@@ -24,11 +24,19 @@ CREATE TABLE IF NOT EXISTS enclaves (
 );
 CREATE TABLE IF NOT EXISTS keygen_sessions (
     id TEXT PRIMARY KEY,
+    request TEXT NOT NULL,
     doc TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS keygen_participants (
+    keygen_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    request TEXT NOT NULL,
+    PRIMARY KEY (keygen_id, user_id)
 );
 CREATE TABLE IF NOT EXISTS signing_sessions (
     id TEXT PRIMARY KEY,
     keygen_id TEXT NOT NULL,
+    request TEXT NOT NULL,
     doc TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS request_auth_nonces (
@@ -75,37 +83,67 @@ class GatewayStore:
             )
 
     # -- sessions ---------------------------------------------------------------------------
+    # A session's request is written once; its changing part (``doc``) on every change.
 
-    def save_keygen(self, session_id: str, doc: dict[str, Any]) -> None:
+    def save_keygen(self, session_id: str, request: Any | None, doc: dict[str, Any]) -> None:
+        with self._lock:
+            if request is not None:
+                self._db.execute(
+                    "INSERT INTO keygen_sessions VALUES (?, ?, ?)",
+                    (session_id, _dump(request), _dump(doc)),
+                )
+            else:
+                self._db.execute(
+                    "UPDATE keygen_sessions SET doc = ? WHERE id = ?", (_dump(doc), session_id)
+                )
+
+    def save_participant(self, session_id: str, user_id: str, request: Any) -> None:
         with self._lock:
             self._db.execute(
-                "INSERT OR REPLACE INTO keygen_sessions VALUES (?, ?)",
-                (session_id, json.dumps(doc, separators=(",", ":"))),
+                "INSERT OR REPLACE INTO keygen_participants VALUES (?, ?, ?)",
+                (session_id, user_id, _dump(request)),
             )
 
-    def save_signing(self, session_id: str, keygen_id: str, doc: dict[str, Any]) -> None:
+    def save_signing(
+        self, session_id: str, keygen_id: str, request: Any | None, doc: dict[str, Any]
+    ) -> None:
         with self._lock:
-            self._db.execute(
-                "INSERT OR REPLACE INTO signing_sessions VALUES (?, ?, ?)",
-                (session_id, keygen_id, json.dumps(doc, separators=(",", ":"))),
-            )
+            if request is not None:
+                self._db.execute(
+                    "INSERT INTO signing_sessions VALUES (?, ?, ?, ?)",
+                    (session_id, keygen_id, _dump(request), _dump(doc)),
+                )
+            else:
+                self._db.execute(
+                    "UPDATE signing_sessions SET doc = ? WHERE id = ?", (_dump(doc), session_id)
+                )
 
-    def keygens(self) -> Iterator[dict[str, Any]]:
+    def keygens(self) -> Iterator[tuple[Any, dict[str, Any], dict[str, Any]]]:
+        """``(request, doc, {user id: registration request})`` of every keygen session."""
         with self._lock:
-            rows = self._db.execute("SELECT doc FROM keygen_sessions").fetchall()
-        for (doc,) in rows:
-            yield json.loads(doc)
+            rows = self._db.execute("SELECT id, request, doc FROM keygen_sessions").fetchall()
+            participants = self._db.execute(
+                "SELECT keygen_id, user_id, request FROM keygen_participants"
+            ).fetchall()
+        registrations: dict[str, dict[str, Any]] = {}
+        for keygen_id, user_id, request in participants:
+            registrations.setdefault(keygen_id, {})[user_id] = json.loads(request)
+        for session_id, request, doc in rows:
+            yield json.loads(request), json.loads(doc), registrations.get(session_id, {})
 
-    def signings(self) -> Iterator[dict[str, Any]]:
+    def signings(self) -> Iterator[tuple[Any, dict[str, Any]]]:
         with self._lock:
-            rows = self._db.execute("SELECT doc FROM signing_sessions").fetchall()
-        for (doc,) in rows:
-            yield json.loads(doc)
+            rows = self._db.execute("SELECT request, doc FROM signing_sessions").fetchall()
+        for request, doc in rows:
+            yield json.loads(request), json.loads(doc)
 
     def delete_sessions(self, keygen_ids: list[str], signing_ids: list[str]) -> None:
         with self._lock:
             self._db.executemany(
                 "DELETE FROM signing_sessions WHERE id = ?", [(s,) for s in signing_ids]
+            )
+            self._db.executemany(
+                "DELETE FROM keygen_participants WHERE keygen_id = ?", [(k,) for k in keygen_ids]
             )
             self._db.executemany(
                 "DELETE FROM keygen_sessions WHERE id = ?", [(k,) for k in keygen_ids]
@@ -124,3 +162,7 @@ class GatewayStore:
     def prune_nonces(self, now: int) -> None:
         with self._lock:
             self._db.execute("DELETE FROM request_auth_nonces WHERE expires_at < ?", (now,))
+
+
+def _dump(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))

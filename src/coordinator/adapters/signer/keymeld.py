@@ -23,6 +23,7 @@ import os
 import random
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final, TypeVar
@@ -109,6 +110,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 MAX_ENVELOPE_BYTES: Final = 64 * 1024
+STATE_CACHE_SIZE: Final = 64
 COLLECTING: Final = "collecting_participants"
 COMPLETED: Final = "completed"
 
@@ -124,8 +126,8 @@ class PollPolicy:
     """Status polling: exponential backoff with jitter, bounded by a deadline."""
 
     first_delay_secs: float = 0.1
-    max_delay_secs: float = 2.0
-    multiplier: float = 1.5
+    max_delay_secs: float = 1.0
+    multiplier: float = 1.3
     jitter: float = 0.1
 
     def delays(self) -> Callable[[], float]:
@@ -226,6 +228,7 @@ class KeymeldSigner:
             config.gateway_url, timeout_secs=config.request_timeout_secs
         )
         self.user_id = coordinator_user_id(keys)
+        self._states: OrderedDict[str, KeymeldState] = OrderedDict()
 
     async def aclose(self) -> None:
         await self.gateway.aclose()
@@ -240,13 +243,27 @@ class KeymeldSigner:
     # -- state ------------------------------------------------------------------------------
 
     def _state(self, session: SignerSession) -> KeymeldState:
-        state = KeymeldState.unseal(session.state, self._at_rest)
+        sealed = session.state.get("credentials")
+        state = self._states.get(sealed) if isinstance(sealed, str) else None
+        if state is None:
+            state = KeymeldState.unseal(session.state, self._at_rest)
+            self._remember(state, session.state)
         if state.competition_id != session.competition_id:
             raise ValidationError("the signer session belongs to another competition")
         return state
 
+    def _remember(self, state: KeymeldState, stored: Mapping[str, object]) -> None:
+        """Keep recently sealed or opened states parsed (a sealed value is unique per seal)."""
+        sealed = stored.get("credentials")
+        if isinstance(sealed, str):
+            self._states[sealed] = state
+            while len(self._states) > STATE_CACHE_SIZE:
+                self._states.popitem(last=False)
+
     def _session(self, state: KeymeldState) -> SignerSession:
-        return SignerSession(state.competition_id, state.seal(self._at_rest))
+        stored = state.seal(self._at_rest)
+        self._remember(state, stored)
+        return SignerSession(state.competition_id, stored)
 
     async def _checkpoint(self, checkpoint: Checkpoint, state: KeymeldState) -> SignerSession:
         session = self._session(state)
@@ -431,7 +448,11 @@ class KeymeldSigner:
     async def _slot_enclave(
         self, state: KeymeldState, user_id: str, challenge: bytes | None = None
     ) -> tuple[int, EnclaveKey]:
-        """K3 → the user's enclave → E2 attested, and the key the creator accepted."""
+        """K3 → the user's enclave → E2, holding the key the creator accepted.
+
+        Without ``challenge`` the key is attested here (the coordinator seals to it); with the
+        player's challenge, the document is for the player, who verifies it before sealing.
+        """
         slots = await self.gateway.slots(state.keygen_session_id, self._session_proof(state))
         slot = next((s for s in slots.available_slots if s.user_id == user_id), None)
         recipients = state.recipient_authorization
@@ -439,7 +460,10 @@ class KeymeldSigner:
         expected = recipients.user_enclave_assignments.get(user_id)
         if slot is None or expected is None or slot.enclave_id != expected:
             raise GatewayProtocolError(f"K3 does not list {user_id}'s slot on its assigned enclave")
-        key = await self._attested_key(slot.enclave_id, challenge)
+        if challenge is None:
+            key = await self._attested_key(slot.enclave_id)
+        else:
+            key = await self.gateway.enclave_key(slot.enclave_id, challenge)
         if key.public_key_bytes != recipients.recipient_public_keys[slot.enclave_id]:
             raise EnclaveAttestationError(
                 f"enclave {slot.enclave_id} now presents a key the session did not accept"
@@ -628,6 +652,9 @@ class KeymeldSigner:
         results: dict[int, bytes] = {}
         semaphore = asyncio.Semaphore(self.config.max_concurrent_batches)
         lock = asyncio.Lock()
+        # Batches advance together at the gateway: one polls at a time, and by the time the
+        # others get their turn they are usually complete (one status request each).
+        poll_gate = asyncio.Lock()
         current = [state]
 
         async def replace_batch(old: Batch) -> Batch:
@@ -652,7 +679,7 @@ class KeymeldSigner:
         async def run(batch: Batch) -> None:
             async with semaphore:
                 signatures = await self._sign_batch(
-                    current, batch, entries, subset_of, cipher, resumed, replace_batch
+                    current, batch, entries, subset_of, cipher, resumed, replace_batch, poll_gate
                 )
                 results.update(signatures)
 
@@ -736,6 +763,7 @@ class KeymeldSigner:
         cipher: SessionCipher,
         resumed: bool,
         replace_batch: Callable[[Batch], Awaitable[Batch]],
+        poll_gate: asyncio.Lock,
     ) -> dict[int, bytes]:
         state = current[0]
         user_auth = state.credentials.coordinator_auth_secret
@@ -747,7 +775,8 @@ class KeymeldSigner:
             if status is None:
                 items = self._items(batch, entries, subset_of, cipher)
                 await self._create(state, batch, items)
-            status = await self._poll(state, sid, user_auth)
+            async with poll_gate:
+                status = await self._poll(state, sid, user_auth)
             if status is not None:
                 return self._results(status, batch, entries, cipher)
             log.warning("signing session %s expired before completing; replacing it", sid)
