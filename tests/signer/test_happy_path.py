@@ -20,11 +20,23 @@ async def test_five_entries_three_places(
     signer = make_signer(gateway, keys)
     competition = new_competition(keys, 5, 3)
     session = await signer.open_keygen(competition.keygen_request(), store.checkpoint)
+    state = signer._state(session)
+    # Two enclaves, each with its own key, hold the participants; the coordinator sorts lowest.
+    recipients = state.recipient_authorization
+    assert recipients is not None
+    assert len(set(recipients.user_enclave_assignments.values())) == 2
+    assert len(set(recipients.recipient_public_keys.values())) == 2
+    assert state.coordinator_user_id < min(competition.ticket_ids)
     session = await register_players(signer, session, competition, store, gateway.trust())
     result = await wait_keygen(signer, session)
+    assert len(result.participant_keys) == 5 + 1
     dlc = competition.dlc()
     assert result.aggregate_public_key == dlc.funding.keys.aggregate.to_bytes()
+    before = gateway.stats()["signing_sessions"]
     signatures = await signer.sign_contract(session, dlc, store.checkpoint)
     signed = SignedContract.verified(dlc, signatures)
+    assert len(signed.signatures.outcome_tx_signatures) == 61
     assert len(signed.signatures.split_tx_signatures) == 190
+    assert signed.signatures.expiry_tx_signature is not None
+    assert gateway.stats()["signing_sessions"] - before == 3  # 252 items, 100 per batch
     await signer.aclose()

@@ -78,8 +78,12 @@ class KeygenRequest:
     """Everything needed to open the keygen session of one competition."""
 
     competition_id: str
-    player_ids: Sequence[str]  # one per ticket (ticket ids), in contract player order
-    winner_sets: Sequence[frozenset[int]]  # player indexes co-signing a split, per outcome
+    player_ids: Sequence[str]  # one per ticket (ticket ids, UUIDv7)
+    # One per contract outcome (rankings, refund-all, expiry): indexes into player_ids of the
+    # winners co-signing its splits. Only the family of sets matters: at signing, each split's
+    # signer set is matched to a declared set by the players' keys, so tickets may map to
+    # contract players in any order (every k-subset of a competition is declared).
+    winner_sets: Sequence[frozenset[int]]
     market_maker_secret: bytes  # this competition's market-maker key; sealed to an enclave
     timeout_secs: int  # how long the session may wait for registrations
 
@@ -156,7 +160,11 @@ class Signer(Protocol):
         ...
 
     async def open_keygen(self, request: KeygenRequest, checkpoint: Checkpoint) -> SignerSession:
-        """Open and initialize the keygen session and register the coordinator itself."""
+        """Open and initialize the keygen session and register the coordinator itself.
+
+        Raises :class:`SignerCapacityError` before anything is opened if the shape does not fit.
+        If it fails or the process stops before it returns, call it again: a new session is
+        opened (an unfinished one expires unused at the service)."""
         ...
 
     async def registration_slot(
