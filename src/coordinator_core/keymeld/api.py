@@ -550,10 +550,16 @@ class SigningStatus:
         }
 
     @classmethod
-    def from_json(cls, value: Any, max_items: int = MAX_ITEMS) -> SigningStatus:
+    def from_json(
+        cls, value: Any, max_items: int = MAX_ITEMS, *, items_when_completed: bool = False
+    ) -> SigningStatus:
+        """Parse a status; with ``items_when_completed`` the (large) ``batch_items`` are read
+        only once the session completed (a poll needs just the state before that)."""
         w = "signing status"
         obj = as_object(value, w)
         items = as_list(field(obj, "batch_items", w), "batch_items", max_items)
+        if items_when_completed and obj.get("status") != "completed":
+            items = []
         results = []
         for item in as_list(field(obj, "batch_results", w), "batch_results", max_items):
             result = as_object(item, "batch_results")

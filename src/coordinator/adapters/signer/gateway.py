@@ -164,12 +164,12 @@ class KeymeldGateway:
     async def signing_status(
         self, signing_id: str, user_id: str, proof: Proof, max_items: int
     ) -> SigningStatus:
-        """S3 ``GET /signing/{id}/status/{user}``."""
+        """S3 ``GET /signing/{id}/status/{user}`` (``batch_items`` read once completed)."""
         return await self._call(
             "S3 status",
             "GET",
             f"/signing/{signing_id}/status/{user_id}",
-            lambda value: SigningStatus.from_json(value, max_items),
+            lambda value: SigningStatus.from_json(value, max_items, items_when_completed=True),
             headers=lambda: {"X-User-Signature": proof()},
         )
 

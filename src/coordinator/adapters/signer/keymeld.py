@@ -103,6 +103,7 @@ from ticketdlc.contract import (
     verify_signatures,
 )
 from ticketdlc.contract.build import SigningEntry
+from ticketdlc.contract.engine import process_pool
 from ticketdlc.contract.types import WinCondition
 
 log = logging.getLogger(__name__)
@@ -111,6 +112,7 @@ T = TypeVar("T")
 
 MAX_ENVELOPE_BYTES: Final = 64 * 1024
 STATE_CACHE_SIZE: Final = 64
+PROCESS_VERIFY_ENTRIES: Final = 20_000  # verify in worker processes from this many entries
 COLLECTING: Final = "collecting_participants"
 COMPLETED: Final = "completed"
 
@@ -685,10 +687,7 @@ class KeymeldSigner:
 
         await asyncio.gather(*(run(batch) for batch in batches))
         signatures = _assemble(entries, results)
-        try:
-            verify_signatures(dlc, signatures)
-        except InvalidSignatureError as exc:
-            raise SignerRejectedError(f"the gateway's signatures do not verify: {exc}") from None
+        await asyncio.to_thread(_verify, dlc, signatures)
         return signatures
 
     def _check_contract(
@@ -896,6 +895,20 @@ class KeymeldSigner:
                 + (" …" if len(missing) > 5 else "")
             )
         return out
+
+
+def _verify(dlc: TicketedDLC, signatures: ContractSignatures) -> None:
+    """Verify the whole set (in worker processes for large contracts)."""
+    workers = os.cpu_count() or 1
+    large = len(dlc.signing_plan().entries) >= PROCESS_VERIFY_ENTRIES and workers > 1
+    try:
+        if large:
+            with process_pool(workers) as pool:
+                verify_signatures(dlc, signatures, executor=pool)
+        else:
+            verify_signatures(dlc, signatures)
+    except InvalidSignatureError as exc:
+        raise SignerRejectedError(f"the gateway's signatures do not verify: {exc}") from None
 
 
 def _adaptor_signature(raw: bytes, entry: SigningEntry) -> bytes:
