@@ -93,3 +93,21 @@ def test_the_devnet_limits_bound_the_client_limits(tmp_path: Path) -> None:
         ConfigError, match="max_subsets exceeds the devnet gateway's signer_max_subsets"
     ):
         load_settings(write(tmp_path, text), env={})
+
+
+async def test_a_production_coordinator_cannot_use_the_devnet_gateway(
+    gateway: SignerHandle, keys: CoordinatorKeys, store: CheckpointStore
+) -> None:
+    """Production trusts only the AWS Nitro Root G1: devnet enclaves never get a secret."""
+    text = (
+        'profile = "production"\n[bitcoin]\nnetwork = "signet"\n[keymeld]\n'
+        f'gateway_url = "{gateway.url}"\npcr_pins = {{ PCR0 = "{DEVNET_PCR0_HEX}" }}\n'
+    )
+    path = gateway.data_dir.parent / "production.toml"
+    path.write_text(text)
+    settings = load_settings(path, env={})
+    signer = KeymeldSigner.from_settings(settings.keymeld, settings.profile, keys)
+    with pytest.raises(EnclaveAttestationError, match=r"not attested \(chain\)"):
+        await signer.open_keygen(new_competition(keys, 2, 1).keygen_request(), store.checkpoint)
+    assert store.writes == 0
+    await signer.aclose()

@@ -8,11 +8,17 @@ import os
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
 
-from coordinator.adapters.signer.gateway import GatewayConflictError, GatewayError
+from coordinator.adapters.signer.gateway import (
+    GatewayConflictError,
+    GatewayError,
+    GatewayUnavailableError,
+    KeymeldGateway,
+)
 from coordinator.adapters.signer.keymeld import KeymeldSigner
 from coordinator.adapters.signer.state import KeymeldState
 from coordinator.domain.keys import CoordinatorKeys
@@ -39,6 +45,7 @@ from coordinator_core.keymeld.registration import (
     registration_context,
 )
 from coordinator_core.keymeld.wire import byte_list, canonical
+from tests.conftest import free_port
 from tests.keymeld.test_vectors import legacy_session_header
 from tests.signer.conftest import (
     CheckpointStore,
@@ -50,7 +57,7 @@ from tests.signer.conftest import (
     seal_for,
     wait_keygen,
 )
-from tests.support.signer import SignerHandle
+from tests.support.signer import SignerHandle, running_signer
 
 
 @dataclass
@@ -343,3 +350,26 @@ async def test_signing_refusals(opened: Opened, gateway: SignerHandle) -> None:
         signing_request(state, batch(state, sid, 2)), opened.proof
     )
     assert accepted.status == "collecting_participants"
+
+
+def test_admission_answers_429_with_retry_after(tmp_path: Path) -> None:
+    extra = ["--admission-per-ip-burst", "2", "--admission-per-ip-rate", "0.01"]
+    with running_signer(tmp_path / "signer", free_port(), extra) as limited:
+        answers = [limited.http.post("/api/v1/keygen/reserve", json={}) for _ in range(3)]
+        assert [a.status_code for a in answers] == [422, 422, 429]
+        assert answers[2].json()["error_code"] == "rate_limited"
+        assert int(answers[2].headers["retry-after"]) >= 1
+        # GET routes other than enclave keys are not admission-limited.
+        assert limited.http.get("/api/v1/health").status_code == 200
+
+
+async def test_the_client_reports_rate_limiting_as_transient(tmp_path: Path) -> None:
+    extra = ["--admission-per-ip-burst", "1", "--admission-per-ip-rate", "0.01"]
+    with running_signer(tmp_path / "signer", free_port(), extra) as limited:
+        client = KeymeldGateway(limited.url)
+        await client.enclave_key(0, os.urandom(32))
+        with pytest.raises(GatewayUnavailableError) as refused:
+            await client.enclave_key(0, os.urandom(32))
+        assert refused.value.retry_after is not None and refused.value.retry_after >= 1
+        assert "HTTP 429 rate_limited" in str(refused.value)
+        await client.aclose()

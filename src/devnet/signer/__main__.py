@@ -42,6 +42,7 @@ def _options(parser: argparse.ArgumentParser) -> None:
         default=os.cpu_count() or 1,
         help="worker processes for large signing rounds (1: sign in the gateway process)",
     )
+    parser.add_argument("--admission-per-ip-burst", type=int, default=Admission.per_ip_burst)
     parser.add_argument("--admission-per-ip-rate", type=float, default=Admission.per_ip_rate)
     parser.add_argument("--admission-global-rate", type=float, default=Admission.global_rate)
 
@@ -71,7 +72,9 @@ def main() -> None:
 
     service = GatewayService(GatewayStore(args.data_dir / DB_FILE), config, attest)
     admission = Admission(
-        per_ip_rate=args.admission_per_ip_rate, global_rate=args.admission_global_rate
+        per_ip_burst=args.admission_per_ip_burst,
+        per_ip_rate=args.admission_per_ip_rate,
+        global_rate=args.admission_global_rate,
     )
     serve(create_app(service, args.token, admission), args.host, args.port, args.log_level)
 
