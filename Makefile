@@ -18,9 +18,10 @@ dev: bootstrap
 test: bootstrap lint typecheck pytest
 
 lint: bootstrap
-	$(PY)/ruff check src tests benchmarks
-	$(PY)/ruff format --check src tests benchmarks
+	$(PY)/ruff check src tests benchmarks scripts
+	$(PY)/ruff format --check src tests benchmarks scripts
 	$(PY)/lint-imports --no-cache
+	$(PY)/python scripts/dead_code.py
 
 typecheck: bootstrap
 	$(PY)/mypy
@@ -29,8 +30,8 @@ pytest: bootstrap
 	$(PY)/pytest $(PYTEST_ARGS)
 
 format: bootstrap
-	$(PY)/ruff check --fix src tests benchmarks
-	$(PY)/ruff format src tests benchmarks
+	$(PY)/ruff check --fix src tests benchmarks scripts
+	$(PY)/ruff format src tests benchmarks scripts
 
 ## Benchmarks print figures; they are not part of the test suite.
 bench: bootstrap

@@ -55,10 +55,6 @@ class PickResult:
         """False while the forecast or the observation is still missing."""
         return self.forecast is not None and self.observed is not None
 
-    @property
-    def hit(self) -> bool:
-        return self.points > 0
-
 
 def _compared_values(
     metric: Metric, forecast: Forecast, observation: Observation

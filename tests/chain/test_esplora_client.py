@@ -13,7 +13,7 @@ from coordinator.domain.ports.chain import BroadcastRejectedError, fee_rate_for_
 from coordinator_core.errors import TransientError, ValidationError
 from tests.conftest import free_port
 from tests.support.chain import ChainHandle, TaprootKey, Utxo, new_taproot_key
-from ticketdlc.bitcoin.tx import Transaction, TxIn, TxOut
+from ticketdlc.bitcoin.tx import OutPoint, Transaction, TxIn, TxOut
 
 
 @pytest.fixture
@@ -57,6 +57,34 @@ async def test_broadcast_is_idempotent_and_confirmations_count_from_the_tip(
     assert spend is not None and spend.spent and spend.txid == txid and spend.vin == 0
     unspent = await client.output_spend(txid, 0)
     assert unspent is not None and not unspent.spent
+
+
+async def test_output_spends_lists_every_output(
+    devnet_chain: ChainHandle, client: EsploraClient
+) -> None:
+    key = new_taproot_key()
+    utxo = devnet_chain.faucet(key.script_pubkey, 80_000)
+    devnet_chain.mine(1)
+    tx = Transaction(
+        2,
+        [TxIn(utxo.outpoint)],
+        [TxOut(40_000, key.script_pubkey), TxOut(39_000, key.script_pubkey)],
+    )
+    raw = key.sign(tx, [utxo.txout]).serialize()
+    txid = await client.broadcast(raw)
+    devnet_chain.mine(1)
+    child = Transaction(
+        2, [TxIn(OutPoint.from_display(txid, 1))], [TxOut(38_000, key.script_pubkey)]
+    )
+    child_txid = await client.broadcast(key.sign(child, [tx.outputs[1]]).serialize())
+
+    spends = await client.output_spends(txid)
+    assert [s.spent for s in spends] == [False, True]
+    assert (spends[1].txid, spends[1].vin) == (child_txid, 0)
+    assert spends[1].status is not None and not spends[1].status.confirmed
+    assert await client.output_spends("11" * 32) == []
+    with pytest.raises(ValidationError):
+        await client.output_spends("not-a-txid")
 
 
 async def test_rejections_carry_the_reason(

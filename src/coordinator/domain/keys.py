@@ -30,17 +30,18 @@ from typing import Final
 
 from ticketdlc.crypto.bip340 import xonly_pubkey
 from ticketdlc.crypto.secp import CURVE_ORDER, tagged_hash
+from ticketdlc.typed_bytes import SecretKey
 
 _PREFIX: Final = "ForecastCoordinator/"
 
 
-def _secret_scalar(tag: str, message: bytes) -> bytes:
+def _secret_scalar(tag: str, message: bytes) -> SecretKey:
     counter = 0
     while True:
         suffix = b"" if counter == 0 else counter.to_bytes(4, "big")
         candidate = tagged_hash(tag, message + suffix)
         if 0 < int.from_bytes(candidate, "big") < CURVE_ORDER:
-            return candidate
+            return SecretKey(candidate)
         counter += 1
 
 
@@ -61,7 +62,7 @@ class CoordinatorKeys:
             raise ValueError("the coordinator seed is 32 bytes")
 
     @property
-    def identity_secret(self) -> bytes:
+    def identity_secret(self) -> SecretKey:
         """The nostr identity: NIP-98 to the oracle, NIP-44, the coordinator's public name."""
         return _secret_scalar(_PREFIX + "identity", self.seed)
 
@@ -77,16 +78,16 @@ class CoordinatorKeys:
         return xonly_pubkey(self.seed).hex()
 
     @property
-    def wallet_root_secret(self) -> bytes:
+    def wallet_root_secret(self) -> SecretKey:
         """The private key of the on-chain wallet's BIP-32 root."""
         return _secret_scalar(_PREFIX + "wallet-root", self.seed)
 
-    def market_maker_secret(self, competition_id: uuid.UUID | str) -> bytes:
+    def market_maker_secret(self, competition_id: uuid.UUID | str) -> SecretKey:
         """The DLC market-maker key of one competition."""
         cid = competition_id if isinstance(competition_id, uuid.UUID) else uuid.UUID(competition_id)
         return _secret_scalar(_PREFIX + "market-maker", self.seed + cid.bytes)
 
-    def signer_secret(self, purpose: str, scope: bytes = b"") -> bytes:
+    def signer_secret(self, purpose: str, scope: bytes = b"") -> SecretKey:
         """A signing-gateway credential (a secp256k1 secret), e.g. per keygen session."""
         return _secret_scalar(_PREFIX + "signer/" + _purpose(purpose), self.seed + scope)
 

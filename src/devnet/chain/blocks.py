@@ -85,12 +85,6 @@ class BlockTemplate:
     transactions: Sequence[ChainTx]  # coinbase first
 
 
-def header_bytes(template: BlockTemplate, nonce: int) -> bytes:
-    """80-byte header of ``template`` with ``nonce``."""
-    root = merkle_root([tx.txid for tx in template.transactions])
-    return _header(template.prev_hash, root, template.time, nonce)
-
-
 def _header(prev_hash: bytes, root: bytes, time: int, nonce: int) -> bytes:
     return (
         BLOCK_VERSION.to_bytes(4, "little")

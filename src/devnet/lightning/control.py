@@ -24,11 +24,6 @@ class DevnetNode:
     unsettled_remote_msat: int
     open_streams: int  # LND streams (subscriptions, payments being sent) open on the node
 
-    @property
-    def total_msat(self) -> int:
-        """Spendable plus held outgoing: what the node owns while HTLCs are unresolved."""
-        return self.balance_msat + self.unsettled_local_msat
-
 
 class LightningDevnetControl:
     """Async client of one devnet Lightning server's control API."""

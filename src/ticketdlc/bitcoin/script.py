@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from ticketdlc.bitcoin.encoding import hash160, sha256
+from ticketdlc.bitcoin.encoding import sha256
 
 OP_0: Final = 0x00
 OP_PUSHDATA1: Final = 0x4C
@@ -113,13 +113,6 @@ def p2wpkh_script(pubkey_hash: bytes) -> bytes:
     if len(pubkey_hash) != 20:
         raise ValueError("a pubkey hash is 20 bytes")
     return bytes((OP_0, 20)) + pubkey_hash
-
-
-def p2wpkh_script_for_pubkey(pubkey: bytes) -> bytes:
-    """P2WPKH scriptPubKey of a 33-byte compressed public key."""
-    if len(pubkey) != 33:
-        raise ValueError("P2WPKH needs a compressed public key")
-    return p2wpkh_script(hash160(pubkey))
 
 
 def p2wpkh_script_code(pubkey_hash: bytes) -> bytes:

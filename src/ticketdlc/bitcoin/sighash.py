@@ -239,14 +239,3 @@ def taproot_sighash(
     return SighashCache(tx, spent_outputs).taproot(
         input_index, hash_type, leaf_hash=leaf_hash, annex=annex, codesep_pos=codesep_pos
     )
-
-
-def segwit_v0_sighash(
-    tx: Transaction,
-    input_index: int,
-    script_code: bytes,
-    amount: int,
-    hash_type: int = SIGHASH_ALL,
-) -> bytes:
-    """One-shot BIP-143 signature hash (see :meth:`SighashCache.segwit_v0`)."""
-    return SighashCache(tx).segwit_v0(input_index, script_code, amount, hash_type)

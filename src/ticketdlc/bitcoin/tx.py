@@ -14,6 +14,7 @@ from ticketdlc.bitcoin.encoding import (
     ser_bytes,
     sha256d,
 )
+from ticketdlc.typed_bytes import Txid
 
 SEQUENCE_FINAL: Final = 0xFFFF_FFFF
 SEQUENCE_LOCKTIME_ENABLED: Final = 0xFFFF_FFFE  # enables nLockTime, no RBF signal
@@ -50,9 +51,9 @@ class OutPoint:
         return cls.from_display(txid_hex, int(vout_text))
 
     @property
-    def txid_hex(self) -> str:
+    def txid_hex(self) -> Txid:
         """Txid in display order (as block explorers and RPCs show it)."""
-        return self.txid[::-1].hex()
+        return Txid(self.txid[::-1].hex())
 
     def serialize(self) -> bytes:
         """36-byte wire encoding."""
@@ -246,9 +247,9 @@ class Transaction:
         """Witness txid in internal byte order."""
         return sha256d(self.serialize(include_witness=True))
 
-    def txid_hex(self) -> str:
+    def txid_hex(self) -> Txid:
         """Txid in display order."""
-        return self.txid()[::-1].hex()
+        return Txid(self.txid()[::-1].hex())
 
     def wtxid_hex(self) -> str:
         """Witness txid in display order."""

@@ -30,7 +30,7 @@ from ticketdlc.contract.types import (
     WinCondition,
 )
 from ticketdlc.contract.validation import DEFAULT_LIMITS, ContractLimits, check_limits
-from ticketdlc.crypto.secp import CURVE_ORDER, INFINITY_BYTES, Point
+from ticketdlc.crypto.secp import INFINITY_BYTES, Point
 
 T = TypeVar("T")
 JsonObj = dict[str, Any]
@@ -128,14 +128,6 @@ def decode_hash(value: Any, what: str) -> bytes:
     return hex_bytes(value, 32, what)
 
 
-def decode_scalar(value: Any, what: str) -> bytes:
-    """A 32-byte scalar below the curve order (zero allowed), returned as bytes."""
-    data = hex_bytes(value, 32, what)
-    if int.from_bytes(data, "big") >= CURVE_ORDER:
-        raise ContractDecodeError(f"{what}: scalar out of range")
-    return data
-
-
 def decode_pubnonce(value: Any, what: str) -> bytes:
     """A 66-byte public nonce (two valid points)."""
     data = hex_bytes(value, 66, what)
@@ -144,18 +136,6 @@ def decode_pubnonce(value: Any, what: str) -> bytes:
         Point.from_bytes(data[33:])
     except ValueError:
         raise ContractDecodeError(f"{what}: not a valid public nonce") from None
-    return data
-
-
-def decode_aggnonce(value: Any, what: str) -> bytes:
-    """A 66-byte aggregate nonce (each half a point or 33 zero bytes)."""
-    data = hex_bytes(value, 66, what)
-    for half in (data[:33], data[33:]):
-        if half != INFINITY_BYTES:
-            try:
-                Point.from_bytes(half)
-            except ValueError:
-                raise ContractDecodeError(f"{what}: not a valid aggregate nonce") from None
     return data
 
 

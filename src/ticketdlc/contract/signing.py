@@ -276,20 +276,6 @@ class CoordinatorSession(SingleUse):
             raise SigningError(f"missing value for {key}")
         return value
 
-    @property
-    def aggregated_nonces(self) -> SigMap[bytes]:
-        """The aggregate nonces (after :meth:`aggregate_nonces`)."""
-        if self._aggnonces is None:
-            raise SigningError("the nonces are not aggregated yet")
-        return _to_sigmap(self.plan, range(len(self._aggnonces)), self._aggnonces)
-
-    @property
-    def our_partial_signatures(self) -> dict[bytes, SigMap[bytes]]:
-        """Our own keys' partial signatures (after :meth:`aggregate_nonces`)."""
-        if self._own_psigs is None:
-            raise SigningError("the nonces are not aggregated yet")
-        return self._own_psigs
-
     def verify_partial_signatures(self, pubkey: bytes, psigs: SigMap[bytes]) -> None:
         """Check one signer's partial signatures; raises with blame if any is invalid."""
         self.verify_all_partial_signatures({pubkey: psigs})

@@ -14,6 +14,7 @@ from coincurve._libsecp256k1 import ffi, lib
 from coincurve.context import GLOBAL_CONTEXT
 
 from ticketdlc.crypto.secp import CURVE_ORDER, scalar_reduce, tagged_hash
+from ticketdlc.typed_bytes import XOnlyPubkey
 
 _CTX: Final = GLOBAL_CONTEXT.ctx
 _EXTRAPARAMS_MAGIC: Final = b"\xda\x6f\xb3\x8c"
@@ -40,14 +41,14 @@ def _parse_xonly(xonly: bytes) -> Any:
     return parsed
 
 
-def xonly_pubkey(secret: bytes) -> bytes:
+def xonly_pubkey(secret: bytes) -> XOnlyPubkey:
     """32-byte x-only public key of a 32-byte secret key."""
     keypair = _keypair(secret)
     xonly = ffi.new("secp256k1_xonly_pubkey *")
     lib.secp256k1_keypair_xonly_pub(_CTX, xonly, ffi.NULL, keypair)
     out = ffi.new("unsigned char[32]")
     lib.secp256k1_xonly_pubkey_serialize(_CTX, out, xonly)
-    return bytes(out)
+    return XOnlyPubkey(bytes(out))
 
 
 def verify(xonly_pubkey: bytes, msg: bytes, sig: bytes) -> bool:

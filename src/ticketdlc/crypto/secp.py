@@ -19,6 +19,8 @@ from typing import Any, Final
 from coincurve._libsecp256k1 import ffi, lib
 from coincurve.context import GLOBAL_CONTEXT
 
+from ticketdlc.typed_bytes import CompressedPubkey, XOnlyPubkey
+
 CURVE_ORDER: Final = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 FIELD_SIZE: Final = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEFFFFFC2F
 
@@ -34,11 +36,6 @@ class InfinityError(ValueError):
 
 # ---------------------------------------------------------------------------------------------
 # Scalars and hashes
-
-
-def int_from_bytes(data: bytes) -> int:
-    """Big-endian unsigned integer of ``data``."""
-    return int.from_bytes(data, "big")
 
 
 def bytes_from_int(value: int) -> bytes:
@@ -122,9 +119,9 @@ class Point:
     __slots__ = ("__weakref__", "_raw", "_ser")
 
     _raw: Any
-    _ser: bytes | None
+    _ser: CompressedPubkey | None
 
-    def __init__(self, raw: Any, ser: bytes | None = None) -> None:
+    def __init__(self, raw: Any, ser: CompressedPubkey | None = None) -> None:
         """Wrap a ``secp256k1_pubkey *``; use the ``from_*`` constructors instead."""
         self._raw = raw
         self._ser = ser
@@ -164,20 +161,20 @@ class Point:
 
     # -- encodings -----------------------------------------------------------------------
 
-    def to_bytes(self) -> bytes:
+    def to_bytes(self) -> CompressedPubkey:
         """33-byte compressed encoding."""
         ser = self._ser
         if ser is None:
             out = ffi.new("unsigned char[33]")
             size = ffi.new("size_t *", 33)
             lib.secp256k1_ec_pubkey_serialize(_CTX, out, size, self._raw, _COMPRESSED)
-            ser = bytes(out)
+            ser = CompressedPubkey(bytes(out))
             self._ser = ser
         return ser
 
-    def xonly(self) -> bytes:
+    def xonly(self) -> XOnlyPubkey:
         """32-byte x coordinate."""
-        return self.to_bytes()[1:]
+        return XOnlyPubkey(self.to_bytes()[1:])
 
     def has_even_y(self) -> bool:
         """True if the y coordinate is even."""
@@ -205,9 +202,8 @@ class Point:
         raw = _copy_raw(self._raw)
         lib.secp256k1_ec_pubkey_negate(_CTX, raw)
         ser = self._ser
-        if ser is not None:
-            ser = bytes((ser[0] ^ 1,)) + ser[1:]
-        return Point(raw, ser)
+        negated = None if ser is None else CompressedPubkey(bytes((ser[0] ^ 1,)) + ser[1:])
+        return Point(raw, negated)
 
     def __sub__(self, other: Point) -> Point:
         if not isinstance(other, Point):
@@ -274,7 +270,7 @@ def _parse_compressed(data: bytes) -> Point:
     raw = _new_raw()
     if not lib.secp256k1_ec_pubkey_parse(_CTX, raw, data, 33):
         raise ValueError("invalid point encoding")
-    return Point(raw, data)
+    return Point(raw, CompressedPubkey(data))
 
 
 def _make_generator() -> Point:
@@ -308,11 +304,6 @@ def point_mul_ext(point: Point | None, scalar: int) -> Point | None:
     if point is None or scalar % CURVE_ORDER == 0:
         return None
     return point * scalar
-
-
-def point_neg_ext(point: Point | None) -> Point | None:
-    """Negation that maps infinity to itself."""
-    return None if point is None else -point
 
 
 def cbytes_ext(point: Point | None) -> bytes:

@@ -35,6 +35,7 @@ from coordinator_core.http_body import read_bounded
 from coordinator_core.validation import decimal_int, is_hex
 from ticketdlc.bitcoin.encoding import DecodeError
 from ticketdlc.bitcoin.tx import Transaction
+from ticketdlc.typed_bytes import Txid
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ SATS_PER_BTC: Final = 100_000_000
 _NO_PACKAGE_RELAY: Final = ("method not found", "endpoint does not exist", "not found")
 MAX_RESPONSE_BYTES: Final = 4 * 1024 * 1024
 Hash = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+TxidField = Annotated[Txid, Field(pattern=r"^[0-9a-f]{64}$")]
 MAX_HEIGHT: Final = 100_000_000
 Height = Annotated[int, Field(ge=0, le=MAX_HEIGHT)]
 Timestamp = Annotated[int, Field(ge=0, le=2**32)]
@@ -110,10 +112,10 @@ _BLOCKS = TypeAdapter(list[_Block])
 _FEES = TypeAdapter(dict[str, float])
 
 
-def _check_txid(txid: str) -> str:
+def _check_txid(txid: str) -> Txid:
     if not is_hex(txid, 32, lowercase=True):
         raise ValidationError(f"not a txid: {txid[:70]!r}")
-    return txid
+    return Txid(txid)
 
 
 class EsploraClient:
@@ -223,7 +225,7 @@ class EsploraClient:
             raise ValidationError(f"esplora: bad tip hash {text[:70]!r}")
         return text
 
-    async def broadcast(self, raw_tx: bytes) -> str:
+    async def broadcast(self, raw_tx: bytes) -> Txid:
         try:
             txid = Transaction.parse(raw_tx).txid_hex()
         except (DecodeError, ValueError) as exc:

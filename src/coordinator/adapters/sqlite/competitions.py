@@ -41,6 +41,7 @@ from coordinator.domain.competitions.tickets import is_free, is_live_reservation
 from coordinator.domain.ports.competitions import CompetitionStore, Rotate
 from coordinator_core.errors import ConflictError, NotFoundError
 from coordinator_core.observations import StationPicks
+from ticketdlc.typed_bytes import Txid
 
 MILESTONES: Final = frozenset(
     name for name in Progress.__dataclass_fields__ if name != "created_at"
@@ -272,7 +273,7 @@ def _tx(row: sqlite3.Row) -> SettlementTx:
     return SettlementTx(
         competition_id=uuid.UUID(row["competition_id"]),
         kind=TxKind(row["kind"]),
-        txid=row["txid"],
+        txid=Txid(row["txid"]),
         raw_hex=row["raw_hex"],
         created_at=_req_time(row["created_at"]),
         player_index=int(row["player_index"]),

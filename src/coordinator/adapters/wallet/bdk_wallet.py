@@ -24,6 +24,7 @@ from coordinator.domain.ports.wallet import (
     WalletOutput,
 )
 from coordinator_core.errors import ValidationError
+from ticketdlc.typed_bytes import Txid
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +171,9 @@ class BdkWallet:
         )
         outputs = [tuple(output) for output in built["outputs"]]
         vout = outputs.index((script_pubkey.hex(), value_sats))
-        return FundingPsbt(psbt=built["psbt"], txid=built["txid"], vout=vout, fee=built["fee"])
+        return FundingPsbt(
+            psbt=built["psbt"], txid=Txid(built["txid"]), vout=vout, fee=built["fee"]
+        )
 
     async def release_funding(self, psbt: str) -> None:
         await self._call("unlock", psbt=psbt)
@@ -178,10 +181,10 @@ class BdkWallet:
     async def sign_psbt(self, psbt: str) -> SignedTransaction:
         signed = await self._read("sign", psbt=psbt)
         return SignedTransaction(
-            txid=signed["txid"], raw=bytes.fromhex(signed["raw"]), fee=signed["fee"]
+            txid=Txid(signed["txid"]), raw=bytes.fromhex(signed["raw"]), fee=signed["fee"]
         )
 
-    async def broadcast(self, raw_tx: bytes) -> str:
+    async def broadcast(self, raw_tx: bytes) -> Txid:
         txid = await self.chain.broadcast(raw_tx)
         await self._read("apply_unconfirmed", raw_hex=raw_tx.hex())
         return txid

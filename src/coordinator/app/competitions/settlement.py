@@ -49,6 +49,7 @@ from coordinator_core.errors import CoordinatorError, PermanentError
 from ticketdlc.bitcoin.fees import P2TR_KEY_SPEND, sat_per_vb_to_sat_per_kwu
 from ticketdlc.bitcoin.tx import Transaction
 from ticketdlc.contract import EXPIRY, Outcome, SignedContract, Spend, SpendError, WinCondition
+from ticketdlc.typed_bytes import Txid
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,7 @@ async def _expired(lc: Lifecycle, expiry: int | None) -> bool:
     return expiry is not None and await lc.chain.median_time_past() > expiry
 
 
-async def _observed(lc: Lifecycle, competition_id: uuid.UUID, kind: TxKind, txid: str) -> None:
+async def _observed(lc: Lifecycle, competition_id: uuid.UUID, kind: TxKind, txid: Txid) -> None:
     raw = await lc.chain.raw_transaction(txid)
     if raw is None:
         raise PermanentError(f"the chain reports {txid} but does not return it")

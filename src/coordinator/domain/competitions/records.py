@@ -14,6 +14,7 @@ from coordinator.domain.competitions.states import Progress, Roster, State, deri
 from coordinator.domain.competitions.terms import CompetitionTerms
 from coordinator.domain.competitions.tickets import TicketFacts, TicketStatus, ticket_status
 from coordinator_core.observations import StationPicks
+from ticketdlc.typed_bytes import Txid
 
 
 @dataclass(frozen=True)
@@ -172,7 +173,7 @@ NO_PLAYER = -1
 class SettlementTx:
     competition_id: uuid.UUID
     kind: TxKind
-    txid: str
+    txid: Txid
     raw_hex: str
     created_at: dt.datetime
     player_index: int = NO_PLAYER

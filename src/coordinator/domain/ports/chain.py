@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from coordinator_core.errors import PermanentError
+from ticketdlc.typed_bytes import Txid
 
 #: Fee rate used when the chain source has no estimate at all (sat/vB).
 FALLBACK_FEE_RATE = 1.0
@@ -18,7 +19,7 @@ class BroadcastRejectedError(PermanentError):
 
     code = "broadcast_rejected"
 
-    def __init__(self, txid: str, reason: str) -> None:
+    def __init__(self, txid: Txid, reason: str) -> None:
         super().__init__(f"transaction {txid} rejected: {reason}")
         self.txid = txid
         self.reason = reason
@@ -81,7 +82,7 @@ class OutputSpend:
     """Whether an output is spent, and by which input."""
 
     spent: bool
-    txid: str | None = None
+    txid: Txid | None = None
     vin: int | None = None
     status: TxStatus | None = None
 
@@ -93,7 +94,7 @@ class ChainSource(Protocol):
         """Height of the best block."""
         ...
 
-    async def broadcast(self, raw_tx: bytes) -> str:
+    async def broadcast(self, raw_tx: bytes) -> Txid:
         """Submit a transaction; returns its txid.
 
         Idempotent: a transaction the chain source already has (in its mempool or in a block)
@@ -112,19 +113,19 @@ class ChainSource(Protocol):
         """
         ...
 
-    async def tx_status(self, txid: str) -> TxStatus | None:
+    async def tx_status(self, txid: Txid) -> TxStatus | None:
         """Status of ``txid``, or ``None`` if the chain source does not know it."""
         ...
 
-    async def confirmations(self, txid: str) -> int:
+    async def confirmations(self, txid: Txid) -> int:
         """``tip − height + 1`` for a confirmed transaction, 0 if unconfirmed or unknown."""
         ...
 
-    async def raw_transaction(self, txid: str) -> bytes | None:
+    async def raw_transaction(self, txid: Txid) -> bytes | None:
         """Serialized transaction, or ``None`` if unknown."""
         ...
 
-    async def output_spend(self, txid: str, vout: int) -> OutputSpend | None:
+    async def output_spend(self, txid: Txid, vout: int) -> OutputSpend | None:
         """Spend status of an output, or ``None`` if the transaction is unknown."""
         ...
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from coordinator_core.errors import PermanentError
+from ticketdlc.typed_bytes import Txid
 
 
 class InsufficientFundsError(PermanentError):
@@ -56,7 +57,7 @@ class FundingPsbt:
     """An unsigned transaction paying a contract's funding output, as a PSBT."""
 
     psbt: str  # base64
-    txid: str  # does not change when the segwit inputs are signed
+    txid: Txid  # does not change when the segwit inputs are signed
     vout: int  # index of the funding output
     fee: int
 
@@ -65,7 +66,7 @@ class FundingPsbt:
 class SignedTransaction:
     """A fully signed transaction, its signatures checked by Bitcoin Core's script interpreter."""
 
-    txid: str
+    txid: Txid
     raw: bytes
     fee: int
 
@@ -123,7 +124,7 @@ class Wallet(Protocol):
         """Sign the wallet's inputs of ``psbt`` and finalize it."""
         ...
 
-    async def broadcast(self, raw_tx: bytes) -> str:
+    async def broadcast(self, raw_tx: bytes) -> Txid:
         """Broadcast (idempotently) and record the transaction in the wallet; returns the txid."""
         ...
 
