@@ -165,20 +165,22 @@ class SighashCache:
 
     # -- BIP-143 -------------------------------------------------------------------------
 
+    # BIP-143 double-hashes what BIP-341 hashes once: SHA256d(x) = SHA256(SHA256(x)).
+
     @cached_property
     def hash_prevouts_v0(self) -> bytes:
         """Double SHA256 of all outpoints."""
-        return sha256d(self._prevouts_ser)
+        return sha256(self.sha_prevouts)
 
     @cached_property
     def hash_sequence_v0(self) -> bytes:
         """Double SHA256 of all nSequence values."""
-        return sha256d(self._sequences_ser)
+        return sha256(self.sha_sequences)
 
     @cached_property
     def hash_outputs_v0(self) -> bytes:
         """Double SHA256 of all outputs."""
-        return sha256d(self._outputs_ser)
+        return sha256(self.sha_outputs)
 
     def segwit_v0(
         self, input_index: int, script_code: bytes, amount: int, hash_type: int = SIGHASH_ALL

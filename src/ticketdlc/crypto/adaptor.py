@@ -24,9 +24,9 @@ from ticketdlc.crypto.musig_core import (
     SessionContext,
     aggregate_partials,
     n,
-    nonce_agg,
     sign_partial,
     verify_partial,
+    verify_partial_of_signer,
 )
 from ticketdlc.crypto.secp import CURVE_ORDER, G, InfinityError, Point, generator_mul, point_sum
 
@@ -78,10 +78,8 @@ def partial_sig_verify(
     adaptor: Point | bytes | None,
 ) -> bool:
     """Partial adaptor signature verification of signer ``i`` (BIP-327 argument order)."""
-    if len(pubnonces) != len(pubkeys):
-        raise ValueError("The `pubnonces` and `pubkeys` arrays must have the same length.")
-    session_ctx = SessionContext(nonce_agg(pubnonces), pubkeys, tweaks, is_xonly, msg)
-    return partial_sig_verify_internal(psig, pubnonces[i], pubkeys[i], session_ctx, adaptor)
+    point = adaptor_point(adaptor)
+    return verify_partial_of_signer(psig, pubnonces, pubkeys, tweaks, is_xonly, msg, i, point)
 
 
 def partial_sig_agg(

@@ -55,6 +55,7 @@ from ticketdlc.crypto.musig_core import (
     session_values,
     sign_partial,
     verify_partial,
+    verify_partial_of_signer,
 )
 from ticketdlc.crypto.secp import tagged_hash, xor_bytes
 
@@ -112,13 +113,7 @@ def partial_sig_verify(
     i: int,
 ) -> bool:
     """BIP-327 PartialSigVerify of signer ``i``."""
-    if len(pubnonces) != len(pubkeys):
-        raise ValueError("The `pubnonces` and `pubkeys` arrays must have the same length.")
-    if len(tweaks) != len(is_xonly):
-        raise ValueError("The `tweaks` and `is_xonly` arrays must have the same length.")
-    aggnonce = nonce_agg(pubnonces)
-    session_ctx = SessionContext(aggnonce, pubkeys, tweaks, is_xonly, msg)
-    return partial_sig_verify_internal(psig, pubnonces[i], pubkeys[i], session_ctx)
+    return verify_partial_of_signer(psig, pubnonces, pubkeys, tweaks, is_xonly, msg, i, None)
 
 
 def partial_sig_agg(psigs: Sequence[bytes], session_ctx: SessionContext) -> bytes:

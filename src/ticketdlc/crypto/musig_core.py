@@ -545,6 +545,25 @@ def sign_partial(
     return psig
 
 
+def verify_partial_of_signer(
+    psig: bytes,
+    pubnonces: Sequence[bytes],
+    pubkeys: Sequence[PlainPk],
+    tweaks: Sequence[bytes],
+    is_xonly: Sequence[bool],
+    msg: bytes,
+    i: int,
+    adaptor: Point | None,
+) -> bool:
+    """BIP-327 PartialSigVerify of signer ``i`` (the session is built from every pubnonce)."""
+    if len(pubnonces) != len(pubkeys):
+        raise ValueError("The `pubnonces` and `pubkeys` arrays must have the same length.")
+    if len(tweaks) != len(is_xonly):
+        raise ValueError("The `tweaks` and `is_xonly` arrays must have the same length.")
+    session_ctx = SessionContext(nonce_agg(pubnonces), pubkeys, tweaks, is_xonly, msg)
+    return verify_partial(psig, pubnonces[i], pubkeys[i], session_ctx, adaptor)
+
+
 def verify_partial(
     psig: bytes, pubnonce: bytes, pk: PlainPk, session_ctx: SessionContext, adaptor: Point | None
 ) -> bool:
