@@ -2,9 +2,20 @@
 PY := .venv/bin
 PYTEST_ARGS ?=
 
-.PHONY: bootstrap dev test lint typecheck pytest format bench
+.PHONY: bootstrap dev test lint typecheck pytest format bench web browser
 
-bootstrap: .venv/.bootstrapped
+bootstrap: .venv/.bootstrapped build/web/.built
+
+## The browser module of the pages (npm ci + esbuild into build/web/).
+web: build/web/.built
+
+build/web/.built: web/package.json web/package-lock.json web/build.mjs $(wildcard web/src/*.js) scripts/build-web
+	./scripts/build-web
+	touch $@
+
+## Debian's Chromium for the browser tests (installed when missing).
+browser:
+	./scripts/ensure-chromium
 
 .venv/.bootstrapped: pyproject.toml uv.lock scripts/bootstrap
 	./scripts/bootstrap
@@ -15,7 +26,7 @@ dev: bootstrap
 	$(PY)/coordinator dev
 
 ## Every quality gate: lint, format check, type check, the whole test suite.
-test: bootstrap lint typecheck pytest
+test: bootstrap browser lint typecheck pytest
 
 lint: bootstrap
 	$(PY)/ruff check src tests benchmarks scripts

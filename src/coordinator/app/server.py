@@ -30,6 +30,7 @@ from coordinator.app.auth.users_api import UserLimits
 from coordinator.app.auth.users_api import router as users_router
 from coordinator.app.errors import install_error_handlers
 from coordinator.app.runtime import Runtime
+from coordinator.app.web.site import install_public_pages
 from coordinator.config import Settings
 from coordinator_core.asgi_app import OPENAPI_PATH, api_app
 from coordinator_core.body_limit import BodyLimitMiddleware
@@ -101,6 +102,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     app.state.user_limits = UserLimits(settings.auth)
     app.include_router(health_router)
     app.include_router(users_router)
+    install_public_pages(app, settings)
     return app
 
 

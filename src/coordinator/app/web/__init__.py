@@ -1,0 +1,1 @@
+"""Server-rendered pages: the public site, the operator pages, their assets."""

@@ -1,0 +1,178 @@
+"""Where the pages get their facts: the competition records and the oracle's weather.
+
+:class:`CompetitionReader` is what the pages need of the competition lifecycle (read only);
+the oracle port supplies stations, forecasts and observations. :class:`PageData` joins them
+and turns them into the records of :mod:`coordinator.app.web.views`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from coordinator.app.web.views import CompetitionView, EntryView, PayoutView, StationWeather
+from coordinator.domain.ports.oracle import OraclePort
+from coordinator_core.errors import CoordinatorError
+from coordinator_core.observations import Forecast, Observation, Station, StationPicks
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EntryRecord:
+    """An entry as the lifecycle stores it (the parts the pages show)."""
+
+    id: uuid.UUID
+    competition_id: uuid.UUID
+    owner_pubkey: str  # x-only hex
+    owner_name: str | None
+    picks: tuple[StationPicks, ...]
+    paid_out: bool = False
+    oracle_score: int | None = None  # the oracle's ranking score, once scored
+
+
+class CompetitionReader(Protocol):
+    """Read access to competitions, entries and payouts (the lifecycle's store)."""
+
+    async def competitions(self, limit: int) -> list[CompetitionView]: ...
+
+    async def competition(self, competition_id: uuid.UUID) -> CompetitionView | None: ...
+
+    async def entries_of(self, competition_id: uuid.UUID) -> list[EntryRecord]: ...
+
+    async def entry(self, entry_id: uuid.UUID) -> EntryRecord | None: ...
+
+    async def entries_owned_by(self, pubkey: str) -> list[EntryRecord]: ...
+
+    async def payouts_owned_by(self, pubkey: str) -> list[PayoutView]: ...
+
+
+class NoCompetitions:
+    """The reader of a coordinator whose competition store is not wired: nothing to list."""
+
+    async def competitions(self, limit: int) -> list[CompetitionView]:
+        return []
+
+    async def competition(self, competition_id: uuid.UUID) -> CompetitionView | None:
+        return None
+
+    async def entries_of(self, competition_id: uuid.UUID) -> list[EntryRecord]:
+        return []
+
+    async def entry(self, entry_id: uuid.UUID) -> EntryRecord | None:
+        return None
+
+    async def entries_owned_by(self, pubkey: str) -> list[EntryRecord]:
+        return []
+
+    async def payouts_owned_by(self, pubkey: str) -> list[PayoutView]:
+        return []
+
+
+@dataclass
+class _Cached:
+    value: object
+    at: float
+
+
+@dataclass
+class WeatherSource:
+    """Stations, forecasts and observations from the oracle, cached for a short while.
+
+    The oracle is asked at most once per ``ttl_secs`` for the same question, so a page with
+    a hundred competitions does not become a hundred oracle calls. An oracle that cannot be
+    reached gives an empty answer and a logged warning; the page says weather is unavailable.
+    """
+
+    oracle: OraclePort | None
+    ttl_secs: float = 60.0
+    timeout_secs: float = 5.0
+    _cache: dict[tuple[object, ...], _Cached] = field(default_factory=dict)
+
+    async def _cached(
+        self, key: tuple[object, ...], load: Callable[[], Awaitable[object]]
+    ) -> object:
+        hit = self._cache.get(key)
+        now = time.monotonic()
+        if hit is not None and now - hit.at < self.ttl_secs:
+            return hit.value
+        try:
+            value = await asyncio.wait_for(load(), self.timeout_secs)
+        except (CoordinatorError, TimeoutError) as exc:
+            log.warning("oracle unavailable for %s: %s", key[0], exc)
+            if hit is not None:
+                return hit.value
+            raise WeatherUnavailableError(str(exc)) from None
+        self._cache[key] = _Cached(value, now)
+        return value
+
+    async def stations(self) -> list[Station]:
+        if self.oracle is None:
+            raise WeatherUnavailableError("no oracle configured")
+        oracle = self.oracle
+        value = await self._cached(("stations",), oracle.stations)
+        assert isinstance(value, list)
+        return value
+
+    async def rows(
+        self, station_ids: Sequence[str], start: dt.datetime, end: dt.datetime
+    ) -> tuple[list[Forecast], list[Observation]]:
+        """The oracle's forecast and observation rows for the stations and window."""
+        if self.oracle is None:
+            raise WeatherUnavailableError("no oracle configured")
+        ids, oracle = tuple(station_ids), self.oracle
+        forecasts = await self._cached(
+            ("forecasts", ids, start, end), lambda: oracle.forecasts(ids, start, end)
+        )
+        observations = await self._cached(
+            ("observations", ids, start, end), lambda: oracle.observations(ids, start, end)
+        )
+        assert isinstance(forecasts, list) and isinstance(observations, list)
+        return forecasts, observations
+
+    async def weather(
+        self, station_ids: Sequence[str], start: dt.datetime, end: dt.datetime
+    ) -> list[StationWeather]:
+        """Each station (in the given order) with its forecast and observation for the window."""
+        ids = tuple(station_ids)
+        known = {s.station_id: s for s in await self.stations()}
+        forecasts, observations = await self.rows(ids, start, end)
+        by_forecast: dict[str, Forecast] = {}
+        for forecast in sorted(forecasts, key=lambda f: f.date):
+            by_forecast.setdefault(forecast.station_id, forecast)
+        by_observation: dict[str, Observation] = {o.station_id: o for o in observations}
+        out = []
+        for station_id in ids:
+            station = known.get(station_id)
+            if station is None:
+                out.append(StationWeather.unknown(station_id))
+                continue
+            out.append(
+                StationWeather(station, by_forecast.get(station_id), by_observation.get(station_id))
+            )
+        return out
+
+
+class WeatherUnavailableError(Exception):
+    """The oracle could not tell the weather just now."""
+
+
+@dataclass
+class PageData:
+    """Everything a page reads."""
+
+    competitions: CompetitionReader
+    weather: WeatherSource
+    network: str
+
+    def owner_label(self, record: EntryRecord) -> str:
+        return record.owner_name or record.owner_pubkey[:8]
+
+    def entry_view(self, record: EntryRecord) -> EntryView:
+        return EntryView(record.id, record.competition_id, self.owner_label(record))

@@ -1,0 +1,103 @@
+"""An SVG map of a competition's stations, drawn on the server (no map tiles, no network).
+
+Stations are placed by an equirectangular projection scaled by the cosine of the middle
+latitude, over the contiguous United States when every station lies in it, else over the
+stations' own bounding box. A light graticule every 5° gives a sense of place; each marker
+carries the forecast (and the observation, once there is one) as text and as an SVG title.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Final
+
+from coordinator.app.web.views import StationWeather
+
+WIDTH: Final = 640
+HEIGHT: Final = 360
+PADDING: Final = 28
+#: West, south, east, north of the contiguous United States.
+CONUS: Final = (-125.0, 24.0, -66.5, 49.5)
+
+
+@dataclass(frozen=True)
+class Marker:
+    station_id: str
+    name: str
+    x: float
+    y: float
+    forecast: str
+    observed: str | None
+    label_left: bool
+
+
+@dataclass(frozen=True)
+class StationMap:
+    width: int
+    height: int
+    markers: tuple[Marker, ...]
+    meridians: tuple[float, ...]
+    parallels: tuple[float, ...]
+
+
+def _bounds(points: list[tuple[float, float]]) -> tuple[float, float, float, float]:
+    west, south, east, north = CONUS
+    if points and all(west <= lon <= east and south <= lat <= north for lon, lat in points):
+        return CONUS
+    if not points:
+        return CONUS
+    lons = [lon for lon, _ in points]
+    lats = [lat for _, lat in points]
+    margin = 2.0
+    return (min(lons) - margin, min(lats) - margin, max(lons) + margin, max(lats) + margin)
+
+
+def _temps(high: float | int | None, low: float | int | None, wind: float | int | None) -> str:
+    def fmt(value: float | int | None) -> str:
+        return "?" if value is None else str(round(value))
+
+    text = f"H {fmt(high)}° L {fmt(low)}°"
+    return text if wind is None else f"{text} W {fmt(wind)}"
+
+
+def build_map(stations: list[StationWeather]) -> StationMap:
+    stations = [s for s in stations if s.located]
+    points = [(s.station.longitude, s.station.latitude) for s in stations]
+    west, south, east, north = _bounds(points)
+    scale_x = math.cos(math.radians((south + north) / 2))
+    span_x = max((east - west) * scale_x, 1e-6)
+    span_y = max(north - south, 1e-6)
+    scale = min((WIDTH - 2 * PADDING) / span_x, (HEIGHT - 2 * PADDING) / span_y)
+    off_x = (WIDTH - span_x * scale) / 2
+    off_y = (HEIGHT - span_y * scale) / 2
+
+    def project(lon: float, lat: float) -> tuple[float, float]:
+        return off_x + (lon - west) * scale_x * scale, off_y + (north - lat) * scale
+
+    markers = []
+    for item in stations:
+        x, y = project(item.station.longitude, item.station.latitude)
+        f, o = item.forecast, item.observation
+        forecast = "no forecast" if f is None else _temps(f.temp_high, f.temp_low, f.wind_speed)
+        observed = None if o is None else _temps(o.temp_high, o.temp_low, o.wind_speed)
+        markers.append(
+            Marker(
+                item.station.station_id,
+                item.station.station_name,
+                round(x, 1),
+                round(y, 1),
+                forecast,
+                observed,
+                label_left=x > WIDTH * 0.7,
+            )
+        )
+    meridians = tuple(
+        round(project(lon, north)[0], 1)
+        for lon in range(math.ceil(west / 5) * 5, math.floor(east) + 1, 5)
+    )
+    parallels = tuple(
+        round(project(west, lat)[1], 1)
+        for lat in range(math.ceil(south / 5) * 5, math.floor(north) + 1, 5)
+    )
+    return StationMap(WIDTH, HEIGHT, tuple(markers), meridians, parallels)

@@ -1,0 +1,205 @@
+"""Browser tests: one headless Debian Chromium per session, driven by Playwright.
+
+The browser is never downloaded: ``/usr/bin/chromium`` comes from Debian (``make browser``).
+Each test gets a fresh context (its own storage) that records every request the page makes
+and every console error or uncaught exception, so a test can assert that nothing left
+127.0.0.1 and that no failure stayed hidden in the console.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import uvicorn
+
+from coordinator.adapters.oracle.client import NoaaOracleClient
+from coordinator.app.web.assets import AssetStore
+from coordinator.config import Settings
+from tests.conftest import free_port
+from tests.support.oracle import running_oracle
+from tests.web.fixtures import STATIONS, KnownCompetitions, competition, entry, pages_app
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-gpu",
+    "--disable-quic",
+    "--disable-sync",
+]
+SCREENSHOTS = Path(__file__).with_name("screenshots")
+DESKTOP = {"width": 1280, "height": 860}
+PHONE = {"width": 390, "height": 844}
+
+playwright_sync = pytest.importorskip("playwright.sync_api")
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    if not CHROMIUM.exists():
+        pytest.fail("Debian's chromium is missing: run `make browser`")
+    if AssetStore.load().missing:
+        pytest.fail("the browser module is not built: run `make web`")
+    with playwright_sync.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+class ServerThread:
+    """A uvicorn server for an ASGI app on a free loopback port, in a thread."""
+
+    def __init__(self, app: object) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")  # type: ignore[arg-type]
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> ServerThread:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the page server did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@dataclass
+class Site:
+    """The running pages with the records they show."""
+
+    url: str
+    reader: KnownCompetitions
+    player_pubkey: str
+    player_secret: bytes
+    open_id: str
+    finished_id: str
+    entry_id: str
+
+
+PLAYER_SECRET = bytes.fromhex("7f" * 32)
+
+
+def _weather(start: dt.datetime, end: dt.datetime) -> dict[str, list[dict[str, object]]]:
+    values = {"KORD": (71, 55, 12), "KJFK": (64, 50, 15), "KLAX": (78, 61, 8)}
+    return {
+        "forecasts": [
+            {"station_id": s, "date": start.date().isoformat(), "temp_high": h, "temp_low": lo,
+             "wind_speed": w}
+            for s, (h, lo, w) in values.items()
+        ],
+        "observations": [
+            {"station_id": s, "start_time": start.isoformat(), "end_time": end.isoformat(),
+             "temp_high": h + 2.4, "temp_low": lo, "wind_speed": w - 3}
+            for s, (h, lo, w) in values.items()
+        ],
+    }  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    from ticketdlc.crypto import bip340
+
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    pubkey = bip340.xonly_pubkey(PLAYER_SECRET).hex()
+    reader = KnownCompetitions()
+    open_competition = competition(now)
+    finished = competition(now, state="attested", start_in=dt.timedelta(hours=-3), entries=3,
+                           allowed=3, places=1)  # fmt: skip
+    live = competition(now, state="funding_confirmed", start_in=dt.timedelta(minutes=-20),
+                       entries=5, allowed=5)  # fmt: skip
+    reader.items += [finished, live, open_competition]
+    mine = entry(finished.id, pubkey, "alice")
+    reader.entries += [mine, entry(finished.id, "cd" * 32), entry(finished.id, "ef" * 32, "bob")]
+    data_dir = tmp_path_factory.mktemp("web-oracle")
+    with running_oracle(data_dir, free_port(), seed="11" * 32) as oracle:
+        oracle.put_weather(**_weather(finished.start, finished.end)).raise_for_status()
+        oracle.put_weather(**_weather(open_competition.start, open_competition.end))
+        client = NoaaOracleClient(oracle.url, bytes.fromhex("33" * 32))
+        settings = Settings()
+        with ServerThread(pages_app(settings, reader, client)) as server:
+            yield Site(server.url, reader, pubkey, PLAYER_SECRET, str(open_competition.id),
+                       str(finished.id), str(mine.id))  # fmt: skip
+
+
+@dataclass
+class Recorder:
+    """What one browser context did: every request URL and every console error."""
+
+    requests: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def foreign_requests(self) -> list[str]:
+        allowed = {"127.0.0.1"}
+        return [u for u in self.requests if urlsplit(u).scheme not in ("data", "blob")
+                and urlsplit(u).hostname not in allowed]  # fmt: skip
+
+
+@pytest.fixture
+def recorder() -> Recorder:
+    return Recorder()
+
+
+@pytest.fixture
+def page(browser: object, recorder: Recorder) -> Iterator[object]:
+    context = browser.new_context(viewport=DESKTOP)  # type: ignore[attr-defined]
+
+    def record(route: object) -> None:
+        request = route.request  # type: ignore[attr-defined]
+        recorder.requests.append(request.url)
+        if urlsplit(request.url).hostname != "127.0.0.1":
+            route.abort()  # type: ignore[attr-defined]
+        else:
+            route.continue_()  # type: ignore[attr-defined]
+
+    context.route("**/*", record)
+    page = context.new_page()
+    page.on("console", lambda m: recorder.errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: recorder.errors.append(str(e)))
+    page.set_default_timeout(15_000)
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+def screenshot(page: object, name: str) -> None:
+    """Save a full-page screenshot under tests/web/screenshots/ (git-ignored)."""
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)  # type: ignore[attr-defined]
+
+
+def log_in(page: object, site: Site, seed: bytes = b"\x05" * 32) -> None:
+    """Restore a logged-in session in this tab (as after a login: key and seed in the tab)."""
+    page.evaluate(  # type: ignore[attr-defined]
+        "([secret, pubkey, seed]) => sessionStorage.setItem('forecast.session', JSON.stringify("
+        "{name: 'alice', kind: 'local', pubkey, secret, seed}))",
+        [site.player_secret.hex(), site.player_pubkey, seed.hex()],
+    )
+
+
+def stations() -> tuple[str, ...]:
+    return STATIONS
+
+
+os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")

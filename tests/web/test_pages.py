@@ -1,0 +1,278 @@
+"""The public pages in Chromium: the §13.2 scenarios adapted to these pages.
+
+Logged-in scenarios restore a session in the tab (what a login leaves behind); the personal
+pages are then fetched with NIP-98 signatures made by the browser module and verified by the
+server. Every test also checks that the page logged no error.
+"""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import Page, expect
+
+from tests.web.conftest import Recorder, Site, log_in
+
+
+def _open(page: Page, site: Site, path: str = "/") -> None:
+    page.goto(site.url + path)
+    expect(page.locator("body[data-ready='true']")).to_be_attached()
+
+
+def test_anonymous_visitor_sees_brand_table_and_account_buttons(
+    page: Page, site: Site, recorder: Recorder
+) -> None:
+    _open(page, site)
+    expect(page.locator(".brand")).to_contain_text("Forecast Coordinator")
+    expect(page.locator("#competitionsDataTable")).to_be_visible()
+    expect(page.locator("#loginButton")).to_be_visible()
+    expect(page.locator("#signupButton")).to_be_visible()
+    expect(page.locator("#logoutButton")).to_be_hidden()
+    for name in ("Competitions", "Entries", "Payouts", "Help"):
+        expect(page.locator(".nav-links").get_by_role("link", name=name)).to_be_visible()
+    headers = page.locator("#competitionsDataTable thead th")
+    for name in ("Status", "Start", "End", "Signing", "Fee", "Pool", "Entries", "Winners"):
+        expect(headers.filter(has_text=name)).to_have_count(1)
+    assert recorder.errors == []
+
+
+def test_status_badges_and_enter_buttons(page: Page, site: Site, recorder: Recorder) -> None:
+    _open(page, site)
+    rows = page.locator("#competitionRows tr")
+    expect(rows).to_have_count(3)
+    labels = page.locator("#competitionRows .tag").all_inner_texts()
+    assert set(labels) == {"Registration", "Live", "Completed"}
+    for row in rows.all():
+        status = row.locator(".tag").inner_text()
+        enter = row.get_by_role("link", name="Enter")
+        expect(enter).to_have_count(1 if status == "Registration" else 0)
+    assert recorder.errors == []
+
+
+def test_rows_refresh_fragment_is_bare_html(page: Page, site: Site) -> None:
+    response = page.request.get(site.url + "/competitions/rows")
+    assert response.ok
+    assert response.text().lstrip().startswith("<tr")
+
+
+def test_htmx_navigation_gets_fragments_and_deep_links_full_pages(page: Page, site: Site) -> None:
+    full = page.request.get(site.url + "/help")
+    fragment = page.request.get(site.url + "/help", headers={"HX-Request": "true"})
+    assert "<html" in full.text() and "<html" not in fragment.text()
+    assert 'id="help"' in fragment.text()
+    _open(page, site)
+    page.locator("#navHelp").click()
+    expect(page.locator("#help")).to_be_visible()
+    assert page.url.endswith("/help")
+    expect(page.locator("#navHelp")).to_have_attribute("aria-current", "page")
+
+
+def test_enter_needs_login(page: Page, site: Site) -> None:
+    _open(page, site)
+    page.get_by_role("link", name="Enter").click()
+    expect(page.locator("#loginDialog")).to_be_visible()
+    expect(page.locator("label[for='loginUsername']")).to_have_text("Username")
+
+
+def test_entry_form_picks_toggle_and_back(page: Page, site: Site, recorder: Recorder) -> None:
+    _open(page, site)
+    log_in(page, site)
+    _open(page, site)
+    expect(page.locator("#accountName")).to_have_text("alice")
+    page.get_by_role("link", name="Enter").click()
+    expect(page.locator("#entryContainer")).to_be_visible()
+    expect(page.locator("#submitEntry")).to_be_visible()
+    expect(page.locator("#backToCompetitions")).to_be_visible()
+    expect(page.locator("#stationMap .marker")).to_have_count(3)
+    expect(page.locator("#stationMap")).to_contain_text("H 71° L 55°")
+    picks = page.locator("button.pick")
+    expect(picks).to_have_count(27)
+    assert set(picks.all_inner_texts()) == {"Over", "Par", "Under"}
+    first = picks.first
+    expect(first).to_have_attribute("aria-pressed", "false")
+    first.click()
+    expect(first).to_have_attribute("aria-pressed", "true")
+    picks.nth(1).click()  # another choice in the same row replaces the first
+    expect(first).to_have_attribute("aria-pressed", "false")
+    picks.nth(1).click()  # tapping again clears it
+    expect(picks.nth(1)).to_have_attribute("aria-pressed", "false")
+    page.locator("#backToCompetitions").click()
+    expect(page.locator("#allCompetitions")).to_be_visible()
+    assert recorder.errors == []
+
+
+def test_submit_without_picks_says_so(page: Page, site: Site) -> None:
+    _open(page, site)
+    log_in(page, site)
+    _open(page, site, f"/competitions/{site.open_id}/entry-form")
+    page.locator("#submitEntry").click()
+    expect(page.locator("#entryError")).to_have_text("Make at least one pick first.")
+
+
+def test_entry_form_deep_link_is_a_full_page(page: Page, site: Site) -> None:
+    _open(page, site, f"/competitions/{site.open_id}/entry-form")
+    expect(page.locator("#entryForm")).to_have_attribute("data-max-values", "9")
+    expect(page.locator(".site-header")).to_be_visible()
+
+
+def test_leaderboard_ranks_and_entry_detail(page: Page, site: Site, recorder: Recorder) -> None:
+    _open(page, site, f"/competitions/{site.finished_id}/leaderboard")
+    rows = page.locator("#competitionLeaderboardData tbody tr")
+    expect(rows).to_have_count(3)
+    assert rows.first.locator("td").first.inner_text() == "1"
+    expect(page.locator("#competitionLeaderboard .tag")).to_have_text("Completed")
+    page.locator(f"button[data-entry-id='{site.entry_id}']").click()
+    dialog = page.locator("#detailDialog")
+    expect(dialog).to_be_visible()
+    expect(dialog).to_contain_text("Picks & score")
+    expect(dialog.locator("tbody tr")).to_have_count(3)
+    expect(dialog).to_contain_text("Total:")
+    assert recorder.errors == []
+
+
+def test_personal_pages_ask_for_login_when_logged_out(page: Page, site: Site) -> None:
+    _open(page, site, "/entries")
+    expect(page.locator(".login-needed")).to_be_visible()
+    page.locator(".login-needed .open-login").click()
+    expect(page.locator("#loginDialog")).to_be_visible()
+    answer = page.request.get(site.url + "/entries", headers={"HX-Request": "true"})
+    assert answer.status == 401 and "Please log in" in answer.text()
+
+
+def test_personal_pages_are_signed_with_nip98(page: Page, site: Site, recorder: Recorder) -> None:
+    _open(page, site)
+    log_in(page, site)
+    _open(page, site, "/entries")
+    expect(page.locator("#allEntries")).to_be_visible()
+    expect(page.locator("#entriesDataTable tbody tr")).to_have_count(1)
+    expect(page.locator("#entriesDataTable")).to_contain_text(site.entry_id[:8])
+    page.locator("#navPayouts").click()
+    expect(page.locator("#payouts")).to_be_visible()
+    expect(page.locator("#payouts")).to_contain_text("No entries eligible for payout")
+    page.locator("#navCompetitions").click()
+    expect(page.locator("#allCompetitions")).to_be_visible()
+    assert recorder.errors == []
+
+
+def test_forged_signature_is_refused_with_a_message(page: Page, site: Site) -> None:
+    answer = page.request.get(
+        site.url + "/entries",
+        headers={"HX-Request": "true", "Authorization": "Nostr bm90IGFuIGV2ZW50"},
+    )
+    assert answer.status in (400, 401)
+    assert "Authentication failed" in answer.text()
+
+
+def test_logout_restores_the_anonymous_state(page: Page, site: Site) -> None:
+    _open(page, site)
+    log_in(page, site)
+    _open(page, site)
+    expect(page.locator("#logoutButton")).to_be_visible()
+    page.locator("#logoutButton").click()
+    expect(page.locator("#loginButton")).to_be_visible()
+    expect(page.locator("#logoutButton")).to_be_hidden()
+    assert page.evaluate("sessionStorage.getItem('forecast.session')") is None
+
+
+def test_signup_checks_username_and_password(page: Page, site: Site) -> None:
+    _open(page, site)
+    page.locator("#signupButton").click()
+    cases = [
+        ("ab", "Str0ng!Passw0rd", "Str0ng!Passw0rd", "at least 3 characters"),
+        ("123user", "Str0ng!Passw0rd", "Str0ng!Passw0rd", "start with a letter"),
+        ("carol", "short", "short", "10 characters"),
+        ("carol", "Str0ng!Passw0rd", "Str0ng!Passw0rX", "do not match"),
+    ]
+    for username, password, confirm, message in cases:
+        page.locator("#signupUsername").fill(username)
+        page.locator("#signupPassword").fill(password)
+        page.locator("#signupConfirm").fill(confirm)
+        page.locator("#signupNext").click()
+        expect(page.locator("#signupError")).to_contain_text(message)
+        expect(page.locator("#signupStep2")).to_be_hidden()
+
+
+def test_signup_shows_the_key_and_requires_the_backup_tick(page: Page, site: Site) -> None:
+    _open(page, site)
+    page.locator("#signupButton").click()
+    page.locator("#signupUsername").fill("carol")
+    page.locator("#signupPassword").fill("Str0ng!Passw0rd")
+    page.locator("#signupConfirm").fill("Str0ng!Passw0rd")
+    page.locator("#signupNext").click()
+    expect(page.locator("#signupStep2")).to_be_visible()
+    expect(page.locator("#signupNsec")).to_have_text(re.compile(r"^nsec1[02-9ac-hj-np-z]{58}$"))
+    expect(page.locator("#signupComplete")).to_be_disabled()
+    page.locator("#signupBackedUp").check()
+    expect(page.locator("#signupComplete")).to_be_enabled()
+
+
+def test_login_and_signup_dialog_tabs(page: Page, site: Site) -> None:
+    _open(page, site)
+    page.locator("#loginButton").click()
+    expect(page.locator("#loginForm")).to_be_visible()
+    page.locator("#loginTabExtension").click()
+    expect(page.locator("#loginPanelExtension")).to_be_visible()
+    expect(page.locator("#loginForm")).to_be_hidden()
+    expect(page.locator("#extensionLogin")).to_be_visible()
+    page.locator("#loginTabPassword").click()
+    expect(page.locator("#loginForm")).to_be_visible()
+    page.keyboard.press("Escape")
+    page.locator("#signupButton").click()
+    page.locator("#signupTabExtension").click()
+    expect(page.locator("#extensionSignup")).to_be_visible()
+    page.locator("#signupTabPassword").click()
+    expect(page.locator("#signupForm")).to_be_visible()
+
+
+def test_extension_login_without_an_extension_says_so(page: Page, site: Site) -> None:
+    _open(page, site)
+    page.locator("#loginButton").click()
+    page.locator("#loginTabExtension").click()
+    page.locator("#extensionLogin").click()
+    expect(page.locator("#extensionLoginError")).to_contain_text("No Nostr browser extension")
+
+
+def test_network_failure_is_shown(page: Page, site: Site) -> None:
+    _open(page, site)
+    page.context.route("**/competitions/rows", lambda route: route.abort())
+    page.evaluate(
+        "() => { htmx.ajax('GET', '/competitions/rows', {target: '#competitionRows'})"
+        ".catch(() => {}); }"
+    )
+    expect(page.locator("#notice")).to_contain_text("Network error")
+
+
+def test_theme_toggle_persists(page: Page, site: Site) -> None:
+    _open(page, site)
+    before = page.evaluate("document.documentElement.dataset.theme")
+    page.locator("#themeToggle").click()
+    after = page.evaluate("document.documentElement.dataset.theme")
+    assert {before, after} == {"light", "dark"}
+    _open(page, site, "/help")
+    assert page.evaluate("document.documentElement.dataset.theme") == after
+
+
+def test_every_form_control_has_a_label(page: Page, site: Site) -> None:
+    _open(page, site, f"/competitions/{site.open_id}/entry-form")
+    unlabeled = page.evaluate(
+        """() => [...document.querySelectorAll('input, textarea, select')]
+            .filter((el) => el.type !== 'hidden')
+            .filter((el) => !(el.labels && el.labels.length) && !el.getAttribute('aria-label'))
+            .map((el) => el.id || el.name)"""
+    )
+    assert unlabeled == []
+
+
+def test_unknown_competition_is_a_clear_404(page: Page, site: Site) -> None:
+    answer = page.goto(site.url + "/competitions/01a2313e-0000-7000-8000-000000000000/leaderboard")
+    assert answer is not None and answer.status == 404
+    expect(page.locator("#problemTitle")).to_have_text("Not found")
+
+
+def test_assets_are_served_locally_with_cache_headers(page: Page, site: Site) -> None:
+    for name in ("app.js", "htmx.min.js", "styles.css", "theme.js", "favicon.svg"):
+        answer = page.request.get(f"{site.url}/assets/{name}")
+        assert answer.ok, name
+        assert "immutable" in answer.headers["cache-control"]
+    page_answer = page.request.get(site.url + "/")
+    assert "script-src 'self'" in page_answer.headers["content-security-policy"]

@@ -1,0 +1,9 @@
+// The pure functions of the browser module, exposed as `window.forecastCore` so tests can run
+// them next to the Python implementation on the same inputs.
+export { deriveEntryKeys } from './entryKeys.js';
+export { stretch, loginKeys, sealNsec, openNsec, passwordProblem, usernameProblem } from './loginKeys.js';
+export { LocalSigner, nip98Header, payloadHash } from './nostr.js';
+export { checkPayoutInvoice, checkEntryInvoice, decodeInvoice, invoiceQrSvg } from './invoice.js';
+export { entryBody, collectPicks, countPicks } from './entry.js';
+export { payoutBody } from './payout.js';
+export { toHex, fromHex, taggedHash } from './bytes.js';

@@ -1,0 +1,98 @@
+// Entering a competition: picks → ticket → (signing-gateway registration) → payment → entry.
+// The same steps, in the same order and with the same request bodies, as the headless
+// player client (coordinator.player).
+import { callApi } from './api.js';
+import { toHex } from './bytes.js';
+import { deriveEntryKeys } from './entryKeys.js';
+import { checkEntryInvoice } from './invoice.js';
+
+export const PAID = new Set(['Paid', 'Settled', 'Used']);
+export const DEAD = new Set(['Expired', 'Cancelled', 'Canceled']);
+const METRICS = ['temp_high', 'temp_low', 'wind_speed'];
+
+/** Picks from the form's pressed buttons, as `expected_observations`. */
+export function collectPicks(form) {
+  const byStation = new Map();
+  for (const button of form.querySelectorAll('button.pick[aria-pressed="true"]')) {
+    const field = button.dataset.field;
+    const cut = field.indexOf('_');
+    const station = field.slice(0, cut);
+    const metric = field.slice(cut + 1);
+    if (!METRICS.includes(metric)) continue;
+    if (!byStation.has(station)) byStation.set(station, { stations: station });
+    byStation.get(station)[metric] = button.dataset.choice;
+  }
+  return [...byStation.values()];
+}
+
+export function countPicks(picks) {
+  return picks.reduce((n, p) => n + METRICS.filter((m) => m in p).length, 0);
+}
+
+/** The `POST /api/v1/entries` body (mirrors Player.entry_body). */
+export function entryBody(ticket, competitionId, keys, picks) {
+  return {
+    id: ticket.entry_id,
+    ticket_id: ticket.ticket_id,
+    event_id: competitionId,
+    ephemeral_pubkey: keys.pubkeyHex,
+    payout_hash: toHex(keys.payoutHash),
+    expected_observations: picks,
+  };
+}
+
+function checkTicket(ticket) {
+  const ok = ticket && typeof ticket.ticket_id === 'string' && typeof ticket.entry_id === 'string'
+    && typeof ticket.payment_request === 'string' && /^[0-9a-f]{64}$/.test(ticket.payment_hash ?? '')
+    && Number.isInteger(ticket.amount_sats) && ticket.amount_sats > 0;
+  if (!ok) throw new Error('The coordinator sent a malformed ticket.');
+  return ticket;
+}
+
+const sleep = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
+
+/**
+ * Run one entry. `ui` receives progress: step(name, state), invoice(ticket), status(text).
+ * Returns the stored entry. Throws an Error with a message for the player.
+ */
+export async function enter({ session, network, competitionId, picks, maxPicks, ui, pollMs = 2000, timeoutMs = 15 * 60 * 1000 }) {
+  const count = countPicks(picks);
+  if (count < 1) throw new Error('Make at least one pick first.');
+  if (count > maxPicks) throw new Error(`At most ${maxPicks} picks are allowed; you made ${count}.`);
+  const signer = session.signer;
+
+  ui.step('ticket', 'active');
+  const ticket = checkTicket(await callApi(`/api/v1/competitions/${competitionId}/ticket`, { method: 'POST', body: {}, signer }));
+  checkEntryInvoice(ticket.payment_request, { network, amountSats: ticket.amount_sats, paymentHash: ticket.payment_hash });
+  const keys = deriveEntryKeys(session.seed, network, ticket.entry_id);
+  ui.step('ticket', 'done');
+
+  if (ticket.keymeld_gateway_url) {
+    ui.step('register', 'active');
+    throw new Error('This coordinator signs through a signing gateway; sealing the entry key to its enclave is not available in this version of the page.');
+  }
+  ui.step('register', 'skipped');
+
+  ui.step('pay', 'active');
+  ui.invoice(ticket);
+  const statusPath = `/api/v1/competitions/${competitionId}/tickets/${ticket.ticket_id}/status`;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const status = await callApi(statusPath, { signer });
+    if (PAID.has(status)) break;
+    if (DEAD.has(status)) {
+      ui.step('pay', 'failed');
+      throw new Error(status === 'Expired' ? 'The invoice expired before it was paid. Start again for a new one.' : `The ticket is ${status}.`);
+    }
+    if (Date.now() > deadline) throw new Error('Still waiting for the payment; reopen the entry form to resume.');
+    ui.status('Waiting for payment…');
+    await sleep(pollMs);
+  }
+  ui.step('pay', 'done');
+  ui.status('Payment received. Submitting your entry…');
+
+  ui.step('submit', 'active');
+  const entry = await callApi('/api/v1/entries', { method: 'POST', body: entryBody(ticket, competitionId, keys, picks), signer });
+  ui.step('submit', 'done');
+  return entry;
+}
