@@ -21,6 +21,10 @@ PADDING: Final = 28
 CONUS: Final = (-125.0, 24.0, -66.5, 49.5)
 
 
+LINE: Final = 13  # label line height in map units
+CHAR: Final = 6.2  # approximate width of one label character
+
+
 @dataclass(frozen=True)
 class Marker:
     station_id: str
@@ -30,6 +34,35 @@ class Marker:
     forecast: str
     observed: str | None
     label_left: bool
+    label_y: float  # top of the label block, relative to the marker
+
+
+def _label_box(x: float, y: float, left: bool, lines: list[str], dy: float) -> tuple[float, ...]:
+    width = max(len(line) for line in lines) * CHAR + 10
+    height = len(lines) * LINE
+    x0 = x - width if left else x
+    return (x0, y + dy, x0 + width, y + dy + height)
+
+
+def _overlaps(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def _place(
+    x: float, y: float, lines: list[str], taken: list[tuple[float, ...]]
+) -> tuple[bool, float]:
+    """A label position (side, vertical offset) that overlaps no label placed before."""
+    prefer_left = x > WIDTH * 0.7
+    height = len(lines) * LINE
+    for step in range(12):
+        for dy in (-LINE, -LINE + step * height / 2, -LINE - step * height / 2):
+            for left in (prefer_left, not prefer_left):
+                box = _label_box(x, y, left, lines, dy)
+                inside = box[0] >= 0 and box[2] <= WIDTH and box[1] >= 0 and box[3] <= HEIGHT
+                if inside and not any(_overlaps(box, other) for other in taken):
+                    taken.append(box)
+                    return left, dy
+    return prefer_left, -LINE
 
 
 @dataclass(frozen=True)
@@ -76,11 +109,17 @@ def build_map(stations: list[StationWeather]) -> StationMap:
         return off_x + (lon - west) * scale_x * scale, off_y + (north - lat) * scale
 
     markers = []
+    # Markers first, so no label covers a marker.
+    taken: list[tuple[float, ...]] = [
+        (px - 7, py - 7, px + 7, py + 7) for px, py in (project(lon, lat) for lon, lat in points)
+    ]
     for item in stations:
         x, y = project(item.station.longitude, item.station.latitude)
         f, o = item.forecast, item.observation
         forecast = "no forecast" if f is None else _temps(f.temp_high, f.temp_low, f.wind_speed)
         observed = None if o is None else _temps(o.temp_high, o.temp_low, o.wind_speed)
+        lines = [item.station.station_id, forecast] + ([f"seen {observed}"] if observed else [])
+        left, dy = _place(x, y, lines, taken)
         markers.append(
             Marker(
                 item.station.station_id,
@@ -89,7 +128,8 @@ def build_map(stations: list[StationWeather]) -> StationMap:
                 round(y, 1),
                 forecast,
                 observed,
-                label_left=x > WIDTH * 0.7,
+                label_left=left,
+                label_y=round(dy, 1),
             )
         )
     meridians = tuple(
