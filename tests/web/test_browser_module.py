@@ -20,9 +20,9 @@ from coordinator_core.bolt11 import InvalidInvoiceError, check_invoice, decode_i
 from coordinator_core.ids import uuid7
 from coordinator_core.nip98 import Nip98Error, verify_auth_header
 from devnet.lightning.invoices import encode_invoice
+from tests.web.conftest import Site
 from ticketdlc.crypto import bip340
 from ticketdlc.crypto.secp import CURVE_ORDER, Point, tagged_hash
-from tests.web.conftest import Site
 
 NETWORK_MAGIC = {
     "bitcoin": "f9beb4d9",
