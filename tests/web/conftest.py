@@ -44,7 +44,10 @@ PHONE = {"width": 390, "height": 844}
 playwright_sync = pytest.importorskip("playwright.sync_api")
 
 
-@pytest.fixture(scope="session")
+# Package scope: one browser for every test of tests/web, closed before other packages run
+# (Playwright's sync API drives an event loop on this thread while it is open, which the
+# asyncio tests elsewhere must not see).
+@pytest.fixture(scope="package")
 def browser() -> Iterator[object]:
     if not CHROMIUM.exists():
         pytest.fail("Debian's chromium is missing: run `make browser`")

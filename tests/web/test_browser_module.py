@@ -16,34 +16,33 @@ import uuid
 import pytest
 from playwright.sync_api import Page
 
-from coordinator_core.bolt11 import InvalidInvoiceError, check_invoice, decode_invoice
+from coordinator_core import nip44
+from coordinator_core.bolt11 import (
+    BitcoinNetwork,
+    InvalidInvoiceError,
+    check_invoice,
+    decode_invoice,
+)
+from coordinator_core.entry_keys import derive_entry_keys
 from coordinator_core.ids import uuid7
 from coordinator_core.nip98 import Nip98Error, verify_auth_header
 from devnet.lightning.invoices import encode_invoice
 from tests.web.conftest import Site
 from ticketdlc.crypto import bip340
-from ticketdlc.crypto.secp import CURVE_ORDER, Point, tagged_hash
-
-NETWORK_MAGIC = {
-    "bitcoin": "f9beb4d9",
-    "testnet": "0b110907",
-    "signet": "0a03cf40",
-    "regtest": "fabfb5da",
-}
+from ticketdlc.crypto.secp import tagged_hash
 
 
-def python_entry_keys(seed: bytes, network: str, entry_id: uuid.UUID) -> dict[str, str]:
-    """coordinator-v2 §8: tagged hashes over seed ‖ network magic ‖ entry id."""
-    message = seed + bytes.fromhex(NETWORK_MAGIC[network]) + entry_id.bytes
-    secret = tagged_hash("coordinator/entry-key/v1", message)
-    assert 0 < int.from_bytes(secret, "big") < CURVE_ORDER
-    preimage = tagged_hash("coordinator/payout-preimage/v1", message)
+def python_entry_keys(seed: bytes, network: BitcoinNetwork, entry_id: uuid.UUID) -> dict[str, str]:
+    keys = derive_entry_keys(seed, network, entry_id)
     return {
-        "secret": secret.hex(),
-        "pubkey": Point.from_secret(secret).to_bytes().hex(),
-        "preimage": preimage.hex(),
-        "hash": hashlib.sha256(preimage).hexdigest(),
+        "secret": keys.secret.hex(),
+        "pubkey": keys.pubkey_hex,
+        "preimage": keys.payout_preimage.hex(),
+        "hash": keys.payout_hash.hex(),
     }
+
+
+NETWORKS: tuple[BitcoinNetwork, ...] = ("bitcoin", "testnet", "signet", "regtest")
 
 
 @pytest.fixture
@@ -62,7 +61,7 @@ JS_ENTRY_KEYS = """([seed, network, entryId]) => {
 
 
 def test_entry_keys_match_python(core: Page) -> None:
-    cases = [(os.urandom(32), network, uuid7()) for network in NETWORK_MAGIC for _ in range(3)]
+    cases = [(os.urandom(32), network, uuid7()) for network in NETWORKS for _ in range(3)]
     cases.append((bytes(32), "regtest", uuid.UUID("01890a5d-ac96-774b-bcce-b302099a8057")))
     for seed, network, entry_id in cases:
         js = core.evaluate(JS_ENTRY_KEYS, [seed.hex(), network, str(entry_id)])
@@ -214,3 +213,21 @@ def test_login_keys_match_python_scrypt_and_tagged_hashes(core: Page) -> None:
     assert js["vault"] == tagged_hash("login-vault", stretched).hex()
     assert js["opened"] == "nsec1example"
     assert "Wrong password" in js["wrong"]
+
+
+def test_nip44_to_self_interoperates_with_python(core: Page) -> None:
+    secret = os.urandom(32)
+    text = "a1" * 32
+    from_js = core.evaluate(
+        """async ([secret, text]) => { const c = window.forecastCore;
+          return new c.LocalSigner(c.fromHex(secret)).encryptToSelf(text); }""",
+        [secret.hex(), text],
+    )
+    assert nip44.decrypt_from_self(secret, from_js) == text
+    from_python = nip44.encrypt_to_self(secret, text)
+    opened = core.evaluate(
+        """async ([secret, payload]) => { const c = window.forecastCore;
+          return new c.LocalSigner(c.fromHex(secret)).decryptFromSelf(payload); }""",
+        [secret.hex(), from_python],
+    )
+    assert opened == text
