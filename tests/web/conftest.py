@@ -25,7 +25,8 @@ from coordinator.app.web.assets import AssetStore
 from coordinator.config import Settings
 from tests.conftest import free_port
 from tests.support.oracle import running_oracle
-from tests.web.fixtures import STATIONS, KnownCompetitions, competition, entry, pages_app
+from tests.web.fixtures import STATIONS, Seeded, pages_app
+from ticketdlc.crypto import bip340
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -92,7 +93,6 @@ class Site:
     """The running pages with the records they show."""
 
     url: str
-    reader: KnownCompetitions
     player_pubkey: str
     player_secret: bytes
     open_id: str
@@ -121,28 +121,19 @@ def _weather(start: dt.datetime, end: dt.datetime) -> dict[str, list[dict[str, o
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    from ticketdlc.crypto import bip340
-
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     pubkey = bip340.xonly_pubkey(PLAYER_SECRET).hex()
-    reader = KnownCompetitions()
-    open_competition = competition(now)
-    finished = competition(now, state="attested", start_in=dt.timedelta(hours=-3), entries=3,
-                           allowed=3, places=1)  # fmt: skip
-    live = competition(now, state="funding_confirmed", start_in=dt.timedelta(minutes=-20),
-                       entries=5, allowed=5)  # fmt: skip
-    reader.items += [finished, live, open_competition]
-    mine = entry(finished.id, pubkey, "alice")
-    reader.entries += [mine, entry(finished.id, "cd" * 32), entry(finished.id, "ef" * 32, "bob")]
-    data_dir = tmp_path_factory.mktemp("web-oracle")
-    with running_oracle(data_dir, free_port(), seed="11" * 32) as oracle:
-        oracle.put_weather(**_weather(finished.start, finished.end)).raise_for_status()
-        oracle.put_weather(**_weather(open_competition.start, open_competition.end))
+    with running_oracle(
+        tmp_path_factory.mktemp("web-oracle"), free_port(), seed="11" * 32
+    ) as oracle:
+        for start in (now - dt.timedelta(hours=3), now + dt.timedelta(hours=1)):
+            oracle.put_weather(**_weather(start, start + dt.timedelta(hours=1))).raise_for_status()
         client = NoaaOracleClient(oracle.url, bytes.fromhex("33" * 32))
-        settings = Settings()
-        with ServerThread(pages_app(settings, reader, client)) as server:
-            yield Site(server.url, reader, pubkey, PLAYER_SECRET, str(open_competition.id),
-                       str(finished.id), str(mine.id))  # fmt: skip
+        seeded = Seeded()
+        app = pages_app(Settings(), tmp_path_factory.mktemp("web-db"), client, pubkey, seeded, now)
+        with ServerThread(app) as server:
+            yield Site(server.url, pubkey, PLAYER_SECRET, seeded.open_id, seeded.finished_id,
+                       seeded.entry_id)  # fmt: skip
 
 
 @dataclass

@@ -1,23 +1,32 @@
-"""Known competitions and entries for the page tests, and an app that serves only the pages.
+"""Competitions and entries for the page tests, in a real competitions.db, and an app that
+serves the pages over it.
 
-The page tests check what the pages show and how the browser module behaves; the records come
-from :class:`KnownCompetitions`, a read-only list of fixed records behind the same
-``CompetitionReader`` interface the lifecycle store implements. Weather comes from a real
+The records are written through the lifecycle's SQLite store (create, reserve, mark paid,
+insert entry, milestones) and read back by the pages' ``StoreReader``; weather comes from a
 devnet oracle over HTTP.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import os
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from fastapi import FastAPI
 
-from coordinator.app.web.data import EntryRecord
+from coordinator.adapters.sqlite.competitions import SqliteCompetitionStore
+from coordinator.adapters.sqlite.database import Database
+from coordinator.adapters.sqlite.migrations import migrate
 from coordinator.app.web.site import attach_page_data, install_public_pages
-from coordinator.app.web.views import CompetitionView, PayoutView
-from coordinator.config import Settings
+from coordinator.app.web.store_reader import StoreReader
+from coordinator.config import DbSettings, Settings
+from coordinator.domain.competitions.records import Entry, Milestone, NewTicket
+from coordinator.domain.competitions.terms import CompetitionTerms
 from coordinator.domain.ports.oracle import OraclePort
 from coordinator_core.ids import uuid7
 from coordinator_core.observations import Comparison, StationPicks
@@ -25,71 +34,113 @@ from coordinator_core.observations import Comparison, StationPicks
 STATIONS = ("KORD", "KJFK", "KLAX")
 
 
-@dataclass
-class KnownCompetitions:
-    """A fixed set of competitions, entries and payouts (a ``CompetitionReader``)."""
-
-    items: list[CompetitionView] = field(default_factory=list)
-    entries: list[EntryRecord] = field(default_factory=list)
-    payouts: dict[str, list[PayoutView]] = field(default_factory=dict)
-
-    async def competitions(self, limit: int) -> list[CompetitionView]:
-        return sorted(self.items, key=lambda c: c.id, reverse=True)[:limit]
-
-    async def competition(self, competition_id: uuid.UUID) -> CompetitionView | None:
-        return next((c for c in self.items if c.id == competition_id), None)
-
-    async def entries_of(self, competition_id: uuid.UUID) -> list[EntryRecord]:
-        return [e for e in self.entries if e.competition_id == competition_id]
-
-    async def entry(self, entry_id: uuid.UUID) -> EntryRecord | None:
-        return next((e for e in self.entries if e.id == entry_id), None)
-
-    async def entries_owned_by(self, pubkey: str) -> list[EntryRecord]:
-        return [e for e in self.entries if e.owner_pubkey == pubkey]
-
-    async def payouts_owned_by(self, pubkey: str) -> list[PayoutView]:
-        return self.payouts.get(pubkey, [])
-
-
-def competition(
-    now: dt.datetime,
-    *,
-    state: str = "created",
-    start_in: dt.timedelta = dt.timedelta(hours=1),
-    entries: int = 0,
-    allowed: int = 10,
-    places: int = 3,
-) -> CompetitionView:
+def terms(now: dt.datetime, *, start_in: dt.timedelta, allowed: int, places: int,
+          values: int = 9) -> CompetitionTerms:  # fmt: skip
     start = now + start_in
-    return CompetitionView(
+    return CompetitionTerms(
         id=uuid7(),
-        state=state,
-        start=start,
-        end=start + dt.timedelta(hours=1),
-        signing=start + dt.timedelta(hours=2),
-        entry_fee_sats=1000,
-        pool_sats=1000 * allowed,
-        total_entries=entries,
-        total_allowed_entries=allowed,
-        places_win=places,
-        values_per_entry=9,
+        signing_date=start + dt.timedelta(hours=2),
+        start_observation_date=start,
+        end_observation_date=start + dt.timedelta(hours=1),
         locations=STATIONS,
+        number_of_values_per_entry=values,
+        number_of_places_win=places,
+        total_allowed_entries=allowed,
+        entry_fee=1000,
         coordinator_fee_percentage=10,
+        total_competition_pool=1000 * allowed,
+        relative_locktime_block_delta=144,
     )
 
 
-def entry(competition_id: uuid.UUID, owner: str, name: str | None = None) -> EntryRecord:
-    picks = (
-        StationPicks(stations="KORD", temp_high=Comparison.OVER, temp_low=Comparison.PAR),
-        StationPicks(stations="KJFK", wind_speed=Comparison.UNDER),
+def _rotate(_: uuid.UUID) -> tuple[bytes, str]:
+    preimage = os.urandom(32)
+    return hashlib.sha256(preimage).digest(), "sealed:" + preimage.hex()
+
+
+def tickets(count: int) -> list[NewTicket]:
+    return [NewTicket(uuid7(), uuid7(), *_rotate(uuid7())) for _ in range(count)]
+
+
+PICKS = (
+    StationPicks(stations="KORD", temp_high=Comparison.OVER, temp_low=Comparison.PAR),
+    StationPicks(stations="KJFK", wind_speed=Comparison.UNDER),
+)
+
+
+async def add_entry(store: SqliteCompetitionStore, competition_id: uuid.UUID, owner: str,
+                    now: dt.datetime) -> uuid.UUID:  # fmt: skip
+    ticket = await store.reserve(competition_id, owner, now, _rotate)
+    assert ticket is not None
+    await store.mark_paid(ticket.id, now)
+    await store.insert_entry(
+        Entry(
+            id=ticket.entry_id,
+            competition_id=competition_id,
+            ticket_id=ticket.id,
+            owner=owner,
+            ephemeral_pubkey=b"\x02" + os.urandom(32),
+            ephemeral_privatekey_encrypted="enc",
+            payout_hash=os.urandom(32),
+            payout_preimage_encrypted="enc",
+            picks=PICKS,
+            created_at=now,
+        )
     )
-    return EntryRecord(uuid7(), competition_id, owner, name, picks)
+    return ticket.entry_id
 
 
-def pages_app(settings: Settings, reader: KnownCompetitions, oracle: OraclePort | None) -> FastAPI:
-    """The public pages alone, on the given records and oracle."""
-    app = FastAPI()
+@dataclass
+class Seeded:
+    """Ids of what :func:`seed` wrote."""
+
+    open_id: str = ""
+    finished_id: str = ""
+    live_id: str = ""
+    entry_id: str = ""
+    extra_ids: list[str] = field(default_factory=list)
+
+
+async def seed(store: SqliteCompetitionStore, now: dt.datetime, player: str, out: Seeded,
+               extra: int = 0) -> None:  # fmt: skip
+    """An open competition, a live one and a finished (attested) one with three entries."""
+    finished = terms(now, start_in=dt.timedelta(hours=-3), allowed=3, places=1)
+    live = terms(now, start_in=dt.timedelta(minutes=-20), allowed=5, places=3)
+    open_one = terms(now, start_in=dt.timedelta(hours=1), allowed=10, places=3)
+    for t in (finished, live, open_one):
+        await store.create(t, tickets(t.total_allowed_entries), now - dt.timedelta(hours=4))
+    for _ in range(extra):
+        t = terms(now, start_in=dt.timedelta(hours=5), allowed=10, places=3)
+        await store.create(t, tickets(t.total_allowed_entries), now)
+        out.extra_ids.append(str(t.id))
+    at = now - dt.timedelta(hours=4)
+    out.entry_id = str(await add_entry(store, finished.id, player, at))
+    await add_entry(store, finished.id, "cd" * 32, at)
+    await add_entry(store, finished.id, "ef" * 32, at)
+    for name in ("event_created_at", "entries_submitted_at", "contracted_at", "signed_at",
+                 "funding_broadcasted_at", "funding_confirmed_at", "attested_at"):  # fmt: skip
+        await store.advance(finished.id, Milestone(name, now - dt.timedelta(minutes=30)))
+    out.open_id, out.finished_id, out.live_id = str(open_one.id), str(finished.id), str(live.id)
+
+
+def pages_app(settings: Settings, data_dir: Path, oracle: OraclePort | None, player: str,
+              seeded: Seeded, now: dt.datetime, extra: int = 0) -> FastAPI:  # fmt: skip
+    """The public pages alone, over a fresh competitions.db seeded by :func:`seed`."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        path = data_dir / "competitions.db"
+        migrate("competitions", path)
+        db = Database("competitions", path, DbSettings(read_connections=4))
+        db.open()
+        store = SqliteCompetitionStore(db)
+        await seed(store, now, player, seeded, extra)
+        attach_page_data(app, settings, oracle, StoreReader(store, settings.bitcoin.network))
+        try:
+            yield
+        finally:
+            db.close()
+
+    app = FastAPI(lifespan=lifespan)
     install_public_pages(app, settings)
-    attach_page_data(app, settings, oracle, reader)
     return app

@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse
 
 from coordinator.app.web.data import PageData, WeatherUnavailableError
 from coordinator.app.web.render import Renderer, wants_fragment
-from coordinator.app.web.site import page_data
+from coordinator.app.web.sources import page_data
 from coordinator.app.web.station_map import build_map
 from coordinator.app.web.views import EntryView, StationWeather
 from coordinator.domain.scoring import ScoringRules, leaderboard, score_card

@@ -97,9 +97,9 @@ class StoreReader:
                 continue
             amount = payout_amount(params.funding_value, weights, player, len(params.players))
             status, can_request = await self._status(c, entry)
+            can_claim = c.state is not State.COMPLETED
             views.append(
-                PayoutView(c.id, entry.id, entry.ticket_id, amount, status, can_request,
-                           can_claim=c.state is not State.COMPLETED)  # fmt: skip
+                PayoutView(c.id, entry.id, entry.ticket_id, amount, status, can_request, can_claim)
             )
         return views
 
