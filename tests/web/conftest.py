@@ -22,7 +22,7 @@ import uvicorn
 
 from coordinator.adapters.oracle.client import NoaaOracleClient
 from coordinator.app.web.assets import AssetStore
-from coordinator.config import Settings
+from coordinator.config import ApiSettings, Settings
 from tests.conftest import free_port
 from tests.support.oracle import running_oracle
 from tests.web.fixtures import STATIONS, Seeded, pages_app
@@ -67,8 +67,8 @@ def browser() -> Iterator[object]:
 class ServerThread:
     """A uvicorn server for an ASGI app on a free loopback port, in a thread."""
 
-    def __init__(self, app: object) -> None:
-        self.port = free_port()
+    def __init__(self, app: object, port: int | None = None) -> None:
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")  # type: ignore[arg-type]
         self.server = uvicorn.Server(config)
@@ -130,8 +130,10 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             oracle.put_weather(**_weather(start, start + dt.timedelta(hours=1))).raise_for_status()
         client = NoaaOracleClient(oracle.url, bytes.fromhex("33" * 32))
         seeded = Seeded()
-        app = pages_app(Settings(), tmp_path_factory.mktemp("web-db"), client, pubkey, seeded, now)
-        with ServerThread(app) as server:
+        port = free_port()
+        settings = Settings(api=ApiSettings(port=port, origins=[f"http://127.0.0.1:{port}"]))
+        app = pages_app(settings, tmp_path_factory.mktemp("web-db"), client, pubkey, seeded, now)
+        with ServerThread(app, port) as server:
             yield Site(server.url, pubkey, PLAYER_SECRET, seeded.open_id, seeded.finished_id,
                        seeded.entry_id)  # fmt: skip
 

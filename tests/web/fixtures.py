@@ -22,12 +22,14 @@ from fastapi import FastAPI
 from coordinator.adapters.sqlite.competitions import SqliteCompetitionStore
 from coordinator.adapters.sqlite.database import Database
 from coordinator.adapters.sqlite.migrations import migrate
+from coordinator.app.auth.nostr import RawBodyMiddleware
 from coordinator.app.web.site import attach_page_data, install_public_pages
 from coordinator.app.web.store_reader import StoreReader
 from coordinator.config import DbSettings, Settings
 from coordinator.domain.competitions.records import Entry, Milestone, NewTicket
 from coordinator.domain.competitions.terms import CompetitionTerms
 from coordinator.domain.ports.oracle import OraclePort
+from coordinator_core.http_origin import OriginPolicy
 from coordinator_core.ids import uuid7
 from coordinator_core.observations import Comparison, StationPicks
 
@@ -142,5 +144,9 @@ def pages_app(settings: Settings, data_dir: Path, oracle: OraclePort | None, pla
             db.close()
 
     app = FastAPI(lifespan=lifespan)
+    app.add_middleware(RawBodyMiddleware)
+    app.state.origin_policy = OriginPolicy.from_config(
+        settings.api.nip98_origins, settings.api.trusted_proxies, settings.api.client_ip_header
+    )
     install_public_pages(app, settings)
     return app

@@ -10,6 +10,7 @@ import { fromHex, toHex } from './bytes.js';
 import { loginKeys, openNsec, sealNsec, stretch, passwordProblem, usernameProblem } from './loginKeys.js';
 import { ExtensionSigner, LocalSigner, npubEncode } from './nostr.js';
 import { randomBytes } from '@noble/hashes/utils.js';
+import { solve } from './pow.js';
 
 const STORAGE_KEY = 'forecast.session';
 
@@ -19,7 +20,29 @@ export const ROUTES = {
   usernameLogin: '/api/v1/users/username/login',
   nostrRegister: '/api/v1/users/register',
   nostrLogin: '/api/v1/users/login',
+  pow: '/api/v1/users/pow',
 };
+
+/** A solved sign-up proof of work: `{pow_challenge, pow_nonce}` for the register body. */
+async function proofOfWork() {
+  const issued = await callApi(ROUTES.pow, { method: 'POST' });
+  if (!issued || typeof issued.challenge !== 'string' || !Number.isInteger(issued.difficulty)) {
+    throw new Error('The coordinator sent a malformed sign-up challenge.');
+  }
+  return { pow_challenge: issued.challenge, pow_nonce: await solve(issued.challenge, issued.difficulty) };
+}
+
+/** Register with a fresh proof of work; one retry when the challenge was refused. */
+async function register(path, body, signer) {
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      return await callApi(path, { method: 'POST', body: { ...body, ...(await proofOfWork()) }, signer });
+    } catch (error) {
+      if (attempt === 0 && error.body?.code === 'pow_rejected') continue;
+      throw error;
+    }
+  }
+}
 
 export class Session {
   constructor(signer, seed, name) {
@@ -96,31 +119,50 @@ export function prepareUsernameSignup(username, password, confirm) {
 
 /** Step 2: the key is backed up; register the account and log in. */
 export async function completeUsernameSignup(draft, network) {
-  const { loginKey, vaultKey } = loginKeys(await stretch(draft.username, draft.password));
+  const keys = loginKeys(await stretch(draft.username, draft.password));
+  const { loginKey, vaultKey } = keys;
   const body = {
     username: draft.username,
-    login_key: loginKey,
+    password: loginKey,
     encrypted_nsec: sealNsec(vaultKey, draft.signer.nsec),
+    nostr_pubkey: npubEncode(draft.signer.pubkey),
     encrypted_bitcoin_private_key: await draft.signer.encryptToSelf(toHex(draft.seed)),
     network,
   };
-  await callApi(ROUTES.usernameRegister, { method: 'POST', body, signer: draft.signer });
-  return new Session(draft.signer, draft.seed, draft.username);
+  await register(ROUTES.usernameRegister, body, null);
+  // A taken username answers the same as a new one; logging in tells them apart.
+  try {
+    return await loginWithKeys(draft.username, keys, network);
+  } catch (error) {
+    if (error.message === INVALID_LOGIN) throw new Error('That username is taken; choose another one.');
+    throw error;
+  }
 }
+
+const INVALID_LOGIN = 'Invalid username or password.';
 
 export async function usernameLogin(username, password, network) {
   if (!username || !password) throw new Error('Enter your username and password.');
-  const { loginKey, vaultKey } = loginKeys(await stretch(username, password));
+  const problem = usernameProblem(username);
+  if (problem) throw new Error(INVALID_LOGIN);
+  return loginWithKeys(username, loginKeys(await stretch(username, password)), network);
+}
+
+async function loginWithKeys(username, { loginKey, vaultKey }, network) {
   let user;
   try {
-    user = await callApi(ROUTES.usernameLogin, { method: 'POST', body: { username, login_key: loginKey } });
+    user = await callApi(ROUTES.usernameLogin, { method: 'POST', body: { username, password: loginKey } });
   } catch (error) {
     if (error.status === 401 || error.status === 403 || error.status === 404) {
-      throw new Error('Invalid username or password.');
+      throw new Error(INVALID_LOGIN);
     }
     throw error;
   }
+  if (typeof user?.encrypted_nsec !== 'string') throw new Error('The account has no stored key.');
   const signer = LocalSigner.fromNsec(openNsec(vaultKey, user.encrypted_nsec));
+  if (user.nostr_pubkey && user.nostr_pubkey !== npubEncode(signer.pubkey)) {
+    throw new Error('The stored key does not belong to this account.');
+  }
   checkNetwork(user, network);
   return new Session(signer, await walletSeedFrom(signer, user), username);
 }
@@ -129,7 +171,12 @@ export async function extensionSignup(network) {
   const signer = await ExtensionSigner.connect();
   const seed = randomBytes(32);
   const body = { encrypted_bitcoin_private_key: await signer.encryptToSelf(toHex(seed)), network };
-  await callApi(ROUTES.nostrRegister, { method: 'POST', body, signer });
+  try {
+    await register(ROUTES.nostrRegister, body, signer);
+  } catch (error) {
+    if (error.status === 409) throw new Error('This key has an account already: log in instead.');
+    throw error;
+  }
   return new Session(signer, seed, null);
 }
 

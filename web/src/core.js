@@ -7,3 +7,5 @@ export { checkPayoutInvoice, checkEntryInvoice, decodeInvoice, invoiceQrSvg } fr
 export { entryBody, collectPicks, countPicks } from './entry.js';
 export { payoutBody } from './payout.js';
 export { toHex, fromHex, taggedHash } from './bytes.js';
+export { solve as solveProofOfWork } from './pow.js';
+export * as account from './account.js';

@@ -14,13 +14,14 @@ import uuid
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from coordinator.app.auth.nostr import has_nostr_auth, verify_nostr_request
 from coordinator.app.web.data import PageData, WeatherUnavailableError
 from coordinator.app.web.render import Renderer, wants_fragment
 from coordinator.app.web.sources import page_data
 from coordinator.app.web.station_map import build_map
 from coordinator.app.web.views import EntryView, StationWeather
 from coordinator.domain.scoring import ScoringRules, leaderboard, score_card
-from coordinator_core.nip98 import Nip98Error, verify_auth_header
+from coordinator_core.nip98 import Nip98Error
 from coordinator_core.observations import DEFAULT_METRICS
 
 router = APIRouter(include_in_schema=False)
@@ -149,19 +150,19 @@ async def entry_detail(request: Request, entry_id: uuid.UUID) -> HTMLResponse:
     return _renderer(request).html("public/_entry_detail.html", entry=entry)
 
 
-def _caller(request: Request) -> tuple[str | None, Nip98Error | None]:
-    """The NIP-98 signer of this request (no body on these GET routes)."""
-    header = request.headers.get("authorization")
-    if header is None:
+async def _caller(request: Request) -> tuple[str | None, Nip98Error | None]:
+    """The NIP-98 signer of this request, checked by the API's gate (origins, replay)."""
+    if not has_nostr_auth(request):
+        if request.headers.get("authorization"):
+            return None, Nip98Error(400, "invalid_auth_format", "use Nostr authorization")
         return None, None
+    runtime = getattr(request.app.state, "runtime", None)
+    guard = runtime.replay_guard if runtime is not None else request.app.state.page_replay_guard
     try:
-        auth = verify_auth_header(
-            header, str(request.url), request.method, b"",
-            replay_guard=request.app.state.page_replay_guard,
-        )  # fmt: skip
+        caller = await verify_nostr_request(request, request.app.state.origin_policy, guard)
     except Nip98Error as exc:
         return None, exc
-    return auth.pubkey, None
+    return caller.pubkey, None
 
 
 _AUTH_MESSAGES = {
@@ -172,7 +173,7 @@ _AUTH_MESSAGES = {
 
 async def _personal(request: Request, template: str, title: str) -> HTMLResponse:
     renderer = _renderer(request)
-    pubkey, error = _caller(request)
+    pubkey, error = await _caller(request)
     if pubkey is None:
         if error is None and not wants_fragment(request):
             # A deep link: the browser module loads the signed fragment after login.
