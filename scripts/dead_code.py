@@ -41,6 +41,8 @@ REGISTERING_DECORATORS = [
 #: Called by name: wallet worker requests (``getattr(worker, request["method"])``) and the
 #: uvicorn ``Server.capture_signals`` override.
 CALLED_BY_NAME = ["apply_unconfirmed", "script_of", "unlock", "capture_signals"]
+#: Read by the page templates (src/coordinator/app/web/templates), which vulture does not scan.
+USED_IN_TEMPLATES = ["seats_left", "price_sats", "is_full", "points"]
 #: Building blocks of the competition API, admin and metrics listeners and the devnet chain's
 #: package relay that their routes and checks will use.
 NOT_WIRED_YET = [
@@ -65,7 +67,8 @@ NOT_WIRED_YET = [
 
 def main() -> int:
     vulture = Vulture(
-        ignore_decorators=REGISTERING_DECORATORS, ignore_names=CALLED_BY_NAME + NOT_WIRED_YET
+        ignore_decorators=REGISTERING_DECORATORS,
+        ignore_names=CALLED_BY_NAME + USED_IN_TEMPLATES + NOT_WIRED_YET,
     )
     vulture.scavenge([str(ROOT / path) for path in SCANNED])
     unused = [

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
@@ -158,17 +158,6 @@ class PayoutView:
     status: str  # "Eligible", "Pending", "Paid", "Failed: …", "Claim on chain"
     can_request: bool
     can_claim: bool
-
-
-@dataclass(frozen=True)
-class WalletView:
-    """The coordinator wallet, for the operator's wallet page."""
-
-    confirmed_sats: int
-    unconfirmed_sats: int
-    address: str | None
-    fee_estimates: dict[int, float] = field(default_factory=dict)
-    outputs: tuple[tuple[str, int, bool], ...] = ()  # (outpoint, sats, confirmed)
 
 
 METRIC_NAMES: Final = {"temp_high": "High temp", "temp_low": "Low temp", "wind_speed": "Wind speed"}
