@@ -37,6 +37,8 @@ def start_coordinator(folder: Path, chain_url: str, port: int) -> subprocess.Pop
     env = {
         **os.environ,
         "COORDINATOR__API__PORT": str(port),
+        "COORDINATOR__ADMIN__PORT": str(free_port()),
+        "COORDINATOR__ADMIN__TOKEN_FILE": str(folder / "creds" / "admin_token"),
         "COORDINATOR__DB__DATA_FOLDER": str(folder / "data"),
         "COORDINATOR__COORDINATOR__PRIVATE_KEY_FILE": str(folder / "creds" / "key.pem"),
         "COORDINATOR__BITCOIN__STORAGE_FILE": str(folder / "data" / "bitcoin.db"),

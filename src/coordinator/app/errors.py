@@ -11,6 +11,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from coordinator_core.errors import (
     AuthError,
@@ -56,6 +57,13 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _auth_error(_: Request, exc: AuthError) -> JSONResponse:
         body = {"error": {"type": exc.code, "detail": exc.detail}}
         return JSONResponse(body, status_code=exc.status, headers=exc.headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # Framework refusals (unparsable body, unknown route, wrong method) in the same shape.
+        return JSONResponse(
+            {"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _bad_body(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -29,6 +29,7 @@ from coordinator.app.auth.nostr import RawBodyMiddleware
 from coordinator.app.auth.users_api import UserLimits
 from coordinator.app.auth.users_api import router as users_router
 from coordinator.app.errors import install_error_handlers
+from coordinator.app.openapi_errors import document_errors
 from coordinator.app.runtime import Runtime
 from coordinator.app.web.site import install_public_pages
 from coordinator.config import Settings
@@ -83,6 +84,7 @@ def _base_app(
     app.add_middleware(RawBodyMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.api.max_body_bytes)
     install_error_handlers(app)
+    document_errors(app)
     return app
 
 

@@ -23,24 +23,11 @@ from coordinator.config import AuthSettings
 from coordinator.domain.ports.users import UserRecord
 from coordinator_core.errors import ValidationError
 from coordinator_core.http_origin import OriginPolicy
-from coordinator_core.login_keys import LOGIN_KEY_PATTERN, LoginKeyError, check_username
+from coordinator_core.login_keys import USERNAME_PATTERN
 from coordinator_core.nostr import npub_decode
 
 Network = Literal["regtest", "signet", "testnet", "bitcoin"]
 Caller = Annotated[NostrCaller, Depends(nostr_caller)]
-
-
-def _username(value: str) -> str:
-    try:
-        return check_username(value)
-    except LoginKeyError as exc:
-        raise ValueError(str(exc)) from None
-
-
-def _login_key(value: str) -> str:
-    if not LOGIN_KEY_PATTERN.match(value):
-        raise ValueError("the login key derived on the client: 64 lower-case hex digits")
-    return value
 
 
 def _sealed(value: str) -> str:
@@ -58,20 +45,27 @@ def _npub(value: str) -> str:
     return value
 
 
-def _hex32(value: str) -> str:
-    if len(value) != 64 or any(ch not in "0123456789abcdef" for ch in value):
-        raise ValueError("64 lower-case hex digits")
-    return value
-
-
-Username = Annotated[str, Field(max_length=32), AfterValidator(_username)]
-LoginKey = Annotated[str, Field(max_length=64), AfterValidator(_login_key)]
-SealedNsec = Annotated[str, Field(max_length=512), AfterValidator(_sealed)]
-Npub = Annotated[str, Field(max_length=100), AfterValidator(_npub)]
+HEX32 = r"^[0-9a-f]{64}$"
+Username = Annotated[
+    str,
+    Field(
+        pattern=USERNAME_PATTERN.pattern.replace(r"\A", "^").replace(r"\Z", "$"),
+        description="3 to 32 letters, digits, '_' or '-', starting with a letter",
+    ),
+]
+LoginKey = Annotated[
+    str, Field(pattern=HEX32, description="the login key derived on the client (login_keys)")
+]
+SealedNsec = Annotated[
+    str,
+    Field(min_length=56, max_length=512, pattern=r"^[A-Za-z0-9+/]+={0,2}$"),
+    AfterValidator(_sealed),
+]
+Npub = Annotated[str, Field(pattern=r"^npub1[02-9ac-hj-np-z]{58}$"), AfterValidator(_npub)]
 WalletKey = Annotated[str, Field(min_length=1, max_length=4096, pattern=r"^[A-Za-z0-9+/=]+$")]
-Challenge = Annotated[str, Field(max_length=64), AfterValidator(_hex32)]
+Challenge = Annotated[str, Field(pattern=HEX32)]
 PowChallenge = Annotated[str | None, Field(max_length=128)]
-PowNonce = Annotated[str | None, Field(max_length=20)]
+PowNonce = Annotated[str | None, Field(max_length=20, pattern=r"^[0-9]+$")]
 
 
 class NostrRegister(BaseModel):
