@@ -34,7 +34,8 @@ from typing import Any, Final
 
 from coordinator_core import xchacha
 from coordinator_core.nip98 import KIND_HTTP_AUTH
-from coordinator_core.nostr import nsec_decode, nsec_encode, sign_event
+from coordinator_core.nostr import npub_encode, nsec_decode, nsec_encode, sign_event
+from ticketdlc.crypto import bip340
 from ticketdlc.crypto.secp import tagged_hash
 
 SCRYPT_N: Final = 1 << 17
@@ -46,7 +47,6 @@ MIN_PASSWORD_CHARS: Final = 10
 MAX_PASSWORD_CHARS: Final = 1024
 MAX_ENCRYPTED_NSEC_CHARS: Final = 512
 USERNAME_PATTERN: Final = re.compile(r"\A[A-Za-z][A-Za-z0-9_-]{2,31}\Z")
-LOGIN_KEY_PATTERN: Final = re.compile(r"\A[0-9a-f]{64}\Z")
 
 
 class LoginKeyError(ValueError):
@@ -167,9 +167,6 @@ def register_body(
     network: str,
 ) -> dict[str, Any]:
     """The body of ``POST /api/v1/users/username/register`` (strength checked first)."""
-    from coordinator_core.nostr import npub_encode
-    from ticketdlc.crypto import bip340
-
     keys = derive_login_keys(username, password)
     return {
         "username": username,
