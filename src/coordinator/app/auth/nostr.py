@@ -73,6 +73,11 @@ async def nostr_caller(request: Request) -> NostrCaller:
     return await verify_nostr_request(request, policy, request.app.state.runtime.replay_guard)
 
 
+def has_nostr_auth(request: Request) -> bool:
+    """True if the request carries an ``Authorization: Nostr …`` header."""
+    return request.headers.get("authorization", "").startswith(SCHEME)
+
+
 class RawBodyMiddleware:
     """Keep the exact body of NIP-98 requests in the scope, then replay it to the app.
 
@@ -119,6 +124,7 @@ __all__ = [
     "Nip98Error",
     "NostrCaller",
     "RawBodyMiddleware",
+    "has_nostr_auth",
     "nostr_caller",
     "peer_address",
     "raw_body",
