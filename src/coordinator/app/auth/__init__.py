@@ -1,7 +1,8 @@
 """Authentication and authorization of the HTTP listeners.
 
-Public routes: ``caller: NostrCaller = Depends(nostr_caller)`` (strict NIP-98).
-Admin routes: ``admin: AdminCaller = Depends(require_admin)`` (token, admin npub or session).
+Public routes: ``caller: NostrCaller = Depends(nostr_caller)`` (or ``caller: NostrDep``),
+strict NIP-98. Admin routes: ``admin: AdminCaller = Depends(require_admin)`` (or
+``admin: AdminDep``): the token, an admin npub, or a session with CSRF.
 """
 
 from coordinator.app.auth.admin import (
@@ -12,13 +13,14 @@ from coordinator.app.auth.admin import (
 )
 from coordinator.app.auth.admin_token import AdminToken, load_admin_token
 from coordinator.app.auth.limits import RateLimiter
-from coordinator.app.auth.nostr import NostrCaller, RawBodyMiddleware, nostr_caller
+from coordinator.app.auth.nostr import NostrCaller, NostrDep, RawBodyMiddleware, nostr_caller
 
 __all__ = [
     "AdminCaller",
     "AdminDep",
     "AdminToken",
     "NostrCaller",
+    "NostrDep",
     "RateLimiter",
     "RawBodyMiddleware",
     "admin_csrf_token",

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Depends, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from coordinator_core.http_origin import OriginPolicy, request_target
@@ -73,6 +74,9 @@ async def nostr_caller(request: Request) -> NostrCaller:
     return await verify_nostr_request(request, policy, request.app.state.runtime.replay_guard)
 
 
+NostrDep = Annotated[NostrCaller, Depends(nostr_caller)]
+
+
 def has_nostr_auth(request: Request) -> bool:
     """True if the request carries an ``Authorization: Nostr …`` header."""
     return request.headers.get("authorization", "").startswith(SCHEME)
@@ -123,6 +127,7 @@ def _nostr_header(scope: Scope) -> bool:
 __all__ = [
     "Nip98Error",
     "NostrCaller",
+    "NostrDep",
     "RawBodyMiddleware",
     "has_nostr_auth",
     "nostr_caller",

@@ -12,12 +12,12 @@ import base64
 import binascii
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from pydantic import AfterValidator, BaseModel, Field
 
 from coordinator.app.auth.accounts import Accounts, NewUsernameAccount
 from coordinator.app.auth.limits import RateLimiter
-from coordinator.app.auth.nostr import NostrCaller, nostr_caller, peer_address
+from coordinator.app.auth.nostr import NostrDep, peer_address
 from coordinator.app.auth.pow import ProofOfWork
 from coordinator.config import AuthSettings
 from coordinator.domain.ports.users import UserRecord
@@ -27,7 +27,7 @@ from coordinator_core.login_keys import USERNAME_PATTERN
 from coordinator_core.nostr import npub_decode
 
 Network = Literal["regtest", "signet", "testnet", "bitcoin"]
-Caller = Annotated[NostrCaller, Depends(nostr_caller)]
+Caller = NostrDep
 
 
 def _sealed(value: str) -> str:
