@@ -29,7 +29,9 @@ from coordinator.adapters.sqlite.database import Database
 from coordinator.adapters.sqlite.migrations import migrate
 from coordinator.adapters.wallet.bdk_wallet import BdkWallet
 from coordinator.app.competitions.context import Lifecycle
+from coordinator.app.competitions.creation import create_competition
 from coordinator.app.competitions.entries import EntryRequest, submit_entry
+from coordinator.app.competitions.payouts import PayoutRequest, request_payout
 from coordinator.app.competitions.registration import (
     RegistrationRequest,
     register,
@@ -38,7 +40,10 @@ from coordinator.app.competitions.registration import (
 from coordinator.app.competitions.service import CompetitionServices
 from coordinator.app.competitions.tickets import reserve_ticket
 from coordinator.config import DbSettings, Settings, load_settings
-from coordinator.domain.competitions.records import Entry
+from coordinator.domain.competitions.payouts import payout_amount
+from coordinator.domain.competitions.records import Competition, Entry, Payout, TxKind
+from coordinator.domain.competitions.states import State
+from coordinator.domain.competitions.terms import CompetitionTerms
 from coordinator.domain.keys import CoordinatorKeys
 from coordinator.domain.ports.signer import SignerLimits
 from coordinator_core.keymeld.attestation import new_challenge
@@ -51,6 +56,8 @@ from tests.conftest import free_port
 from tests.support.chain import ChainHandle, running_chain
 from tests.support.oracle import OracleHandle, running_oracle
 from tests.support.signer import SignerHandle, running_signer
+from ticketdlc.contract import Outcome
+from ticketdlc.contract.jsoncodec import params_from_json
 from ticketdlc.crypto.secp import Point
 
 LN_TOKEN = "lifecycle-lightning-token"
@@ -349,3 +356,115 @@ async def enter(
     await pay(world, seat)
     await submit(world, seat, choices)
     return seat
+
+
+async def state_of(world: World, competition_id: uuid.UUID) -> State:
+    c = await world.lc.store.load(competition_id, documents=False)
+    assert c is not None
+    return c.state
+
+
+async def run_to(
+    world: World,
+    competition_id: uuid.UUID,
+    state: State,
+    within: float = 60.0,
+    mine: bool = False,
+    allow_cancel: bool = False,
+) -> None:
+    """Step the processor (mining a block per round if asked) until the competition is in
+    ``state``; fails at once if it failed or was cancelled unexpectedly."""
+
+    async def reached() -> bool:
+        c = await world.lc.store.load(competition_id, documents=False)
+        assert c is not None
+        if not allow_cancel:
+            assert c.state not in (State.FAILED, State.CANCELLED), (c.state, c.errors)
+        return c.state is state
+
+    await world.eventually(reached, within=within, mine=mine)
+
+
+def weather(terms: CompetitionTerms, high_observed: float, station: str = "KORD") -> dict[str, Any]:
+    """Forecast high 70 °F; the observed high decides who was right."""
+    start, end = terms.start_observation_date, terms.end_observation_date
+    return {
+        "forecasts": [
+            {"station_id": station, "date": start.date().isoformat(), "temp_low": 50,
+             "temp_high": 70, "wind_speed": 10}
+        ],
+        "observations": [
+            {"station_id": station, "start_time": start.isoformat(), "end_time": end.isoformat(),
+             "temp_low": 49.0, "temp_high": high_observed, "wind_speed": 10}
+        ],
+    }  # fmt: skip
+
+
+def attest(world: World, terms: CompetitionTerms, high_observed: float) -> None:
+    response = world.oracle.put_weather(**weather(terms, high_observed))
+    assert response.status_code == 200, response.text
+    response = world.oracle.attest(terms.id)
+    assert response.status_code == 200, response.text
+
+
+async def stored_tx(world: World, competition_id: uuid.UUID, kind: TxKind, player: int = -1):  # type: ignore[no-untyped-def]
+    for tx in await world.lc.store.txs_of(competition_id):
+        if tx.kind is kind and tx.player_index == player:
+            return tx
+    return None
+
+
+async def confirmed_at(world: World, competition_id: uuid.UUID, kind: TxKind) -> int | None:
+    tx = await stored_tx(world, competition_id, kind)
+    if tx is None:
+        return None
+    status = await world.lc.chain.tx_status(tx.txid)
+    return status.block_height if status is not None and status.confirmed else None
+
+
+async def mine_to(world: World, height: int) -> None:
+    tip = await world.lc.chain.tip_height()
+    if height > tip:
+        await world.mine(height - tip)
+
+
+async def sell_back(world: World, seat: Seat, cltv_expiry: int = 4) -> Payout:
+    """The winner asks for its payout over Lightning with an invoice of its node."""
+    return await request_payout(
+        world.lc,
+        world.services.sender,
+        seat.player.pubkey,
+        seat.competition_id,
+        seat.entry_id,
+        PayoutRequest(
+            seat.ticket_id,
+            seat.payout_preimage,
+            seat.secret,
+            (await payout_invoice(world, seat, cltv_expiry)),
+        ),
+    )
+
+
+async def payout_invoice(world: World, seat: Seat, cltv_expiry: int = 4) -> str:
+    """An invoice of the winner's node for exactly what it is owed."""
+    owed = await owed_amount(world, seat)
+    invoice = await seat.player.lightning.create_invoice(
+        owed * 1000, 7200, "payout", cltv_expiry=cltv_expiry
+    )
+    return invoice.payment_request
+
+
+async def owed_amount(world: World, seat: Seat) -> int:
+    c = await world.lc.store.load(seat.competition_id)
+    assert c is not None and c.settled_outcome is not None and c.contract_parameters is not None
+    params = params_from_json(c.contract_parameters)
+    outcome = Outcome.parse(c.settled_outcome)
+    entries = sorted(await world.lc.store.entries_of(c.id), key=lambda e: e.id.int)
+    index = [e.id for e in entries].index(seat.entry_id)
+    return payout_amount(
+        params.funding_value, params.outcome_payouts[outcome], index, len(params.players)
+    )
+
+
+async def create(world: World, terms: CompetitionTerms) -> Competition:
+    return await create_competition(world.lc, terms)
