@@ -23,6 +23,8 @@ from coordinator.domain.ports.lightning import LightningNode
 from coordinator.domain.ports.oracle import OraclePort
 from coordinator_core.errors import ConfigError
 from coordinator_core.nip98 import MemoryReplayGuard
+from coordinator_core.faults import ENV_VAR as CRASH_POINTS_ENV
+from coordinator_core.faults import crash_points_requested
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +60,10 @@ class Runtime:
         """Load the admin token (first: a bad one stops the start before anything else is
         touched), migrate and open the databases, check the key layout, start the wallet and
         tasks."""
+        if settings.profile == "production" and crash_points_requested():
+            raise ConfigError(
+                f"the production profile refuses to start with {CRASH_POINTS_ENV} set"
+            )
         admin_token = await asyncio.to_thread(
             load_admin_token,
             settings.admin.token_file,
