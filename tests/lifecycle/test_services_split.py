@@ -33,6 +33,7 @@ from tests.lifecycle.world import (
 from ticketdlc.bitcoin.script import p2tr_script
 from ticketdlc.bitcoin.tx import Transaction, TxOut
 from ticketdlc.contract import Outcome, WinCondition
+from ticketdlc.contract.settlement import Spend
 from ticketdlc.crypto.secp import Point
 
 pytestmark = pytest.mark.slow
@@ -90,10 +91,18 @@ async def test_paid_winner_closed_unpaid_winner_claims_owed_winner_swept(world: 
     payment = await second.player.lightning.track_payment(ticket_hash)
     assert payment.preimage is not None  # the entry fee settled: the ticket preimage is known
     win = WinCondition(Outcome.parse(competition.settled_outcome), 1)
-    txin, prevout = signed.split_win_input(win)
+    txin, prevout = signed.spend_input(Spend.SPLIT_WIN, win)
     sink = p2tr_script(Point.from_secret(77).xonly())
     claim = Transaction(2, (txin,), (TxOut(prevout.value - 500, sink),), 0)
-    claim = signed.sign_split_win(win, claim, 0, [prevout], payment.preimage, second.secret)
+    claim = signed.sign_spend(
+        Spend.SPLIT_WIN,
+        win,
+        claim,
+        0,
+        [prevout],
+        preimage=payment.preimage,
+        player_secret=second.secret,
+    )
     assert world.chain.broadcast(claim.serialize()).accepted
     await world.mine(1)
     await world.step()
@@ -153,10 +162,18 @@ async def test_payout_failure_then_the_winner_claims_on_chain(world: World) -> N
     payment = await winner.player.lightning.track_payment(signed.params.players[0].ticket_hash)
     assert payment.preimage is not None
     win = WinCondition(Outcome.parse(competition.settled_outcome), 0)
-    txin, prevout = signed.split_win_input(win)
+    txin, prevout = signed.spend_input(Spend.SPLIT_WIN, win)
     sink = p2tr_script(Point.from_secret(78).xonly())
     claim = Transaction(2, (txin,), (TxOut(prevout.value - 500, sink),), 0)
-    claim = signed.sign_split_win(win, claim, 0, [prevout], payment.preimage, winner.secret)
+    claim = signed.sign_spend(
+        Spend.SPLIT_WIN,
+        win,
+        claim,
+        0,
+        [prevout],
+        preimage=payment.preimage,
+        player_secret=winner.secret,
+    )
     assert world.chain.broadcast(claim.serialize()).accepted
     await run_to(world, terms.id, State.COMPLETED, mine=True)
     (settled,) = await lc.store.owed_of(terms.id)

@@ -1,7 +1,7 @@
 """The lifecycle's services on the real devnet: chain, Lightning and oracle processes over HTTP,
 a BDK wallet, real SQLite, and the coordinator's adapters; the lifecycle in process.
 
-``devnet`` (module scope) starts the three services once; ``world`` (per test) builds a fresh
+``devnet`` (session scope) starts the four services once; ``world`` (per test) builds a fresh
 coordinator on them: its own Lightning node, wallet, database and keys.
 """
 
@@ -73,7 +73,7 @@ class Devnet:
     signer: SignerHandle
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def devnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devnet]:
     root = tmp_path_factory.mktemp("devnet")
     lightning = ServiceProcess(

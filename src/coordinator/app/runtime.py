@@ -22,9 +22,9 @@ from coordinator.domain.keys import CoordinatorKeys
 from coordinator.domain.ports.lightning import LightningNode
 from coordinator.domain.ports.oracle import OraclePort
 from coordinator_core.errors import ConfigError
-from coordinator_core.nip98 import MemoryReplayGuard
 from coordinator_core.faults import ENV_VAR as CRASH_POINTS_ENV
 from coordinator_core.faults import crash_points_requested
+from coordinator_core.nip98 import MemoryReplayGuard
 
 log = logging.getLogger(__name__)
 

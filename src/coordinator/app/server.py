@@ -28,6 +28,8 @@ from coordinator.app.auth.limits import RateLimiter
 from coordinator.app.auth.nostr import RawBodyMiddleware
 from coordinator.app.auth.users_api import UserLimits
 from coordinator.app.auth.users_api import router as users_router
+from coordinator.app.competitions.admin_api import router as competitions_admin_router
+from coordinator.app.competitions.api import router as competitions_router
 from coordinator.app.errors import install_error_handlers
 from coordinator.app.openapi_errors import document_errors
 from coordinator.app.runtime import Runtime
@@ -104,6 +106,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     app.state.user_limits = UserLimits(settings.auth)
     app.include_router(health_router)
     app.include_router(users_router)
+    app.include_router(competitions_router)
     install_public_pages(app, settings)
     return app
 
@@ -125,6 +128,7 @@ def create_admin_app(settings: Settings, runtime: Runtime | None = None) -> Fast
     )
     app.add_middleware(AdminHeadersMiddleware)
     app.include_router(session_router)
+    app.include_router(competitions_admin_router)
 
     @app.get("/api/v1/admin/openapi.json", include_in_schema=False)
     async def admin_openapi(_: AdminDep) -> dict[str, Any]:

@@ -11,6 +11,7 @@ accepted; a different registration of a forwarded slot is a 409.
 from __future__ import annotations
 
 import logging
+import os
 import uuid
 from dataclasses import dataclass
 from typing import Final
@@ -45,7 +46,7 @@ class RegistrationRequest:
     public_key: bytes
     auth_pubkey: bytes
     encrypted_envelope: bytes
-    enclave_key_epoch: int
+    enclave_key_epoch: int | None  # None: the slot's current epoch
 
     def check(self) -> None:
         for name in ("public_key", "auth_pubkey"):
@@ -56,7 +57,7 @@ class RegistrationRequest:
                 Point.from_bytes(value)
             except ValueError:
                 raise ValidationError(f"{name} is not a compressed secp256k1 key") from None
-        if not 0 <= self.enclave_key_epoch < 2**63:
+        if self.enclave_key_epoch is not None and not 0 <= self.enclave_key_epoch < 2**63:
             raise ValidationError("enclave_key_epoch out of range")
         if not 1 <= len(self.encrypted_envelope) <= MAX_ENVELOPE_BYTES:
             raise ValidationError(f"encrypted_envelope must be 1 to {MAX_ENVELOPE_BYTES} bytes")
@@ -99,13 +100,21 @@ async def register(
     """Keep the player's sealed registration; forward it now if the ticket is paid."""
     request.check()
     ticket = await _holders_ticket(lc, competition_id, ticket_id, caller)
+    epoch = request.enclave_key_epoch
+    if epoch is None:
+        c = await lc.store.load(competition_id, documents=False)
+        assert c is not None
+        slot = await lc.required_signer.registration_slot(
+            session_of(c), str(ticket_id), os.urandom(32)
+        )
+        epoch = slot.enclave_key_epoch
     existing = ticket.registration
     same = existing is not None and (
         existing.holder == caller
         and existing.public_key == request.public_key
         and existing.auth_pubkey == request.auth_pubkey
         and existing.envelope == request.encrypted_envelope
-        and existing.enclave_key_epoch == request.enclave_key_epoch
+        and existing.enclave_key_epoch == epoch
     )
     if existing is not None and existing.forwarded_at is not None and not same:
         raise ConflictError("the ticket's signing slot is already registered with another key")
@@ -117,7 +126,7 @@ async def register(
                 public_key=request.public_key,
                 auth_pubkey=request.auth_pubkey,
                 envelope=request.encrypted_envelope,
-                enclave_key_epoch=request.enclave_key_epoch,
+                enclave_key_epoch=epoch,
                 registered_at=lc.clock(),
             ),
         )

@@ -85,7 +85,8 @@ class RegistrationBody(_Body):
     """The player's sealed registration (``coordinator_core.keymeld.registration``)."""
 
     user_id: uuid.UUID | None = None  # if given, the ticket id
-    enclave_key_epoch: int = Field(ge=0, lt=2**63)
+    # The epoch the envelope was sealed for (the slot offer's); if omitted, the slot's current.
+    enclave_key_epoch: int | None = Field(None, ge=0, lt=2**63)
     public_key: Hex33
     auth_pubkey: Hex33
     encrypted_envelope: Annotated[str, StringConstraints(pattern=r"^([0-9a-fA-F]{2})+$")] = Field(
@@ -131,8 +132,9 @@ def _t(value: dt.datetime | None) -> str | None:
 
 
 def competition_json(c: Competition, *, signed_contract: bool = True) -> dict[str, Any]:
-    """Upstream ``ExtendCompetition`` (§4.3.3), plus ``attested_at``, ``settled_outcome``,
-    ``cancel_reason``, ``total_tickets`` and ``ticket_price_sats``."""
+    """Upstream ``ExtendCompetition`` (§4.3.3), plus ``keygen_opened_at``, ``attested_at``,
+    ``invoices_settled_at``, ``invoices_released_at``, ``settled_outcome``, ``cancel_reason``,
+    ``total_tickets`` and ``ticket_price_sats``."""
     p = c.progress
     funded = p.funding_broadcasted_at is not None
     return {
@@ -160,12 +162,14 @@ def competition_json(c: Competition, *, signed_contract: bool = True) -> dict[st
         "settled_outcome": c.settled_outcome,
         "cancel_reason": c.cancel_reason,
         "cancelled_at": _t(p.cancelled_at),
+        "keygen_opened_at": _t(p.keygen_opened_at),
         "contracted_at": _t(p.contracted_at),
         "signed_at": _t(p.signed_at),
         "event_created_at": _t(p.event_created_at),
         "entries_submitted_at": _t(p.entries_submitted_at),
         "escrow_funds_confirmed_at": None,
         "funding_broadcasted_at": _t(p.funding_broadcasted_at),
+        "invoices_settled_at": _t(p.invoices_settled_at),
         "funding_confirmed_at": _t(p.funding_confirmed_at),
         "funding_settled_at": _t(p.funding_settled_at),
         "awaiting_attestation_at": _t(p.awaiting_attestation_at),
@@ -175,6 +179,7 @@ def competition_json(c: Competition, *, signed_contract: bool = True) -> dict[st
         "delta_broadcasted_at": _t(p.delta_broadcasted_at),
         "completed_at": _t(p.completed_at),
         "failed_at": _t(p.failed_at),
+        "invoices_released_at": _t(p.invoices_released_at),
         "keymeld_keygen_completed_at": _t(p.keymeld_keygen_completed_at),
         "errors": [e.to_json() for e in c.errors.errors] or None,
         "state": c.state.value,

@@ -1,0 +1,496 @@
+"""The JSON APIs over HTTP on a devnet stack (``coordinator serve`` as a process).
+
+- The happy path (5 entries, 3 places): every state reached in order, every winner paid over
+  Lightning, one cooperative close, the money accounted for to the satoshi.
+- The bad-input list: every route given malformed JSON, wrong types, oversize bodies, unknown
+  ids, replayed authorizations and other users' objects answers a 4xx with a clear message,
+  and nothing changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from coordinator_core.ids import uuid7
+from coordinator_core.nip98 import build_auth_header
+from tests.lifecycle.api_support import (
+    create_body,
+    enter,
+    fund_coordinator,
+    picks,
+    register,
+    state,
+    until,
+    wait_state,
+    weather,
+)
+from tests.support.stack import DevnetStack, StackOptions, running_stack
+from ticketdlc.bitcoin.tx import Transaction
+
+pytestmark = pytest.mark.slow
+
+DELTA = 20
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevnetStack]:
+    with running_stack(tmp_path_factory.mktemp("api"), StackOptions(delta=DELTA)) as running:
+        yield running
+
+
+@pytest.fixture
+async def live(stack: DevnetStack) -> AsyncIterator[DevnetStack]:
+    await fund_coordinator(stack)
+    yield stack
+    await stack.close_players()
+
+
+MILESTONES = [
+    "created_at", "keygen_opened_at", "event_created_at", "entries_submitted_at",
+    "contracted_at", "keymeld_keygen_completed_at", "signed_at", "funding_broadcasted_at",
+    "invoices_settled_at", "funding_confirmed_at", "funding_settled_at",
+    "awaiting_attestation_at", "attested_at", "outcome_broadcasted_at", "delta_broadcasted_at",
+    "completed_at",
+]  # fmt: skip
+
+
+async def test_happy_path_five_entries_three_places(live: DevnetStack) -> None:
+    stack = live
+    admin = stack.admin
+    body = create_body(5, 3)
+    created = admin.call("POST", "/api/v1/competitions", body, expect=201)
+    cid = created["id"]
+    assert created["state"] == "created" and created["keygen_opened_at"] is not None
+    listed = await (await stack.new_player("reader")).api.competitions()
+    assert cid in [c["id"] for c in listed]
+
+    choices = [
+        picks("Over", "Under", "Par"),  # 40 points: first
+        picks("Over", "Under", "Over"),  # 20: second
+        picks("Over", "Over", "Over"),  # 10: third
+        picks("Under", "Over", "Over"),  # 0
+        picks("Under", "Over", "Under"),  # 0
+    ]
+    players = [await stack.new_player(f"p{i}") for i in range(5)]
+    async with stack.lightning_control() as control:
+        coordinator_before = (await control.node("coordinator")).balance_msat
+    records = [await enter(stack, p, cid, c) for p, c in zip(players, choices, strict=True)]
+    await wait_state(stack, cid, "awaiting_attestation", within=180, mine=True)
+    stack.post_weather(**weather(body, 75.0))
+    stack.attest(uuid.UUID(cid))
+    await wait_state(stack, cid, "outcome_broadcasted", within=60)
+
+    async def outcome_confirmed() -> bool:
+        shown = admin.call("GET", f"/api/v1/admin/competitions/{cid}")
+        return any(t["kind"] == "outcome" and t["confirmed_height"] for t in shown["transactions"])
+
+    async def mine() -> None:
+        await asyncio.to_thread(stack.mine, 1)
+
+    await until(outcome_confirmed, step=mine)
+    amounts = []
+    for player, record in list(zip(players, records, strict=True))[:3]:
+        invoice = await player.lightning.create_invoice(
+            await owed(player, record), 3600, "payout", cltv_expiry=4
+        )
+        answer = await player.player.request_payout(record, invoice.payment_request)
+        assert answer["status"] == "succeeded", answer
+        amounts.append(answer["amount_sats"])
+    pool = body["total_competition_pool"]
+    assert amounts == [pool * 45 // 100, pool * 35 // 100, pool * 20 // 100]
+    await wait_state(stack, cid, "completed", within=60, mine=True)
+
+    shown = admin.call("GET", f"/api/v1/admin/competitions/{cid}")
+    assert [h["milestone"] for h in shown["history"]] == MILESTONES  # every state, in order
+    kinds = sorted(t["kind"] for t in shown["transactions"])
+    assert kinds == ["close", "funding", "outcome"]
+    assert [p["status"] for p in shown["payouts"]] == ["succeeded"] * 3
+    # Lightning: five ticket prices in, the three payouts (plus routing fees) out.
+    async with stack.lightning_control() as control:
+        coordinator_after = (await control.node("coordinator")).balance_msat
+    fees_msat = sum(p["fee_msat"] for p in shown["payouts"])
+    price = created["ticket_price_sats"]
+    assert coordinator_after - coordinator_before == (5 * price - sum(amounts)) * 1000 - fees_msat
+    # On chain: the pool funded the contract; the outcome and close fees and the anchor are
+    # the only sats not back in the coordinator's wallet.
+    full = await players[0].api.competition(uuid.UUID(cid))
+    funding = Transaction.from_hex(full["funding_transaction"])
+    outcome = Transaction.from_hex(full["outcome_transaction"])
+    vout = int(full["funding_outpoint"].split(":")[1])
+    assert funding.outputs[vout].value == pool
+    closes = [t for t in shown["transactions"] if t["kind"] == "close"]
+    close_value = await close_output_value(stack, closes[0]["txid"])
+    outcome_fee = pool - sum(o.value for o in outcome.outputs)
+    close_fee = outcome.outputs[0].value - close_value
+    anchor = sum(o.value for o in outcome.outputs[1:])
+    assert pool == close_value + outcome_fee + close_fee + anchor
+    # Players see their entries, with the payout.
+    mine_entries = await players[0].api.entries()
+    assert [e["id"] for e in mine_entries] == [records[0].entry_id]
+    assert mine_entries[0]["payout_status"] == "succeeded"
+    assert mine_entries[0]["ephemeral_privatekey"] is None  # revealed secrets never shown
+
+
+async def owed(player: Any, record: Any) -> int:
+    """What the winner is owed (msat), from the public contract parameters."""
+    contract = await player.api.contract(record.competition_uuid)
+    competition = await player.api.competition(record.competition_uuid)
+    outcome = competition["settled_outcome"]
+    index = contract["players"][0]["player_index"]
+    weights = contract["contract_params"]["outcome_payouts"][outcome]
+    pool = contract["contract_params"]["funding_value"]
+    weight = weights[str(index)]
+    return pool * weight // sum(weights.values()) * 1000
+
+
+async def close_output_value(stack: DevnetStack, txid: str) -> int:
+    tx = await asyncio.to_thread(stack.chain.tx, txid)
+    return int(sum(v["value"] for v in tx["vout"]))
+
+
+# -- bad input -----------------------------------------------------------------------------------
+
+
+def nip98(secret: bytes, url: str, method: str, body: bytes | None = None) -> dict[str, str]:
+    headers = {"Authorization": build_auth_header(secret, url, method, body)}
+    if body is not None:
+        headers["Content-Type"] = "application/json"
+    return headers
+
+
+async def test_bad_input_is_refused_and_changes_nothing(live: DevnetStack) -> None:
+    stack = live
+    admin = stack.admin
+    base = stack.coordinator.url
+    body = create_body(3, 1, values=1)
+    cid = admin.call("POST", "/api/v1/competitions", body, expect=201)["id"]
+    alice, mallory = await stack.new_player("alice"), await stack.new_player("mallory")
+    record = await alice.player.reserve(uuid.UUID(cid))
+    await register(stack, alice, record)
+    before = admin.call("GET", f"/api/v1/admin/competitions/{cid}")
+    a_secret = alice.identity.nostr_secret
+    m_secret = mallory.identity.nostr_secret
+    unknown = str(uuid7())
+    tickets = f"/api/v1/competitions/{cid}/tickets/{record.ticket_id}"
+    entry = alice.player.entry_body(record, picks("Over"))
+    huge = b'{"x":"' + b"a" * (2 * 1024 * 1024) + b'"}'
+
+    async with httpx.AsyncClient(base_url=base, timeout=30, trust_env=False) as http:
+
+        async def call(
+            method: str,
+            path: str,
+            *,
+            secret: bytes | None = None,
+            content: bytes | None = None,
+            headers: dict[str, str] | None = None,
+        ) -> httpx.Response:
+            h = dict(headers or {})
+            if secret is not None:
+                h.update(nip98(secret, base + path, method, content))
+            elif content is not None:
+                h["Content-Type"] = "application/json"
+            return await http.request(method, path, content=content, headers=h)
+
+        def js(value: Any) -> bytes:
+            return json.dumps(value, separators=(",", ":")).encode()
+
+        cases: list[tuple[str, httpx.Response, int, str]] = []
+
+        async def expect(name: str, response: httpx.Response, status: int, text: str) -> None:
+            cases.append((name, response, status, text))
+
+        # Operator routes are not on the public listener.
+        await expect(
+            "create on public",
+            await call("POST", "/api/v1/competitions", content=js(body)),
+            405,
+            "",
+        )
+        await expect(
+            "admin list on public", await call("GET", "/api/v1/admin/competitions"), 404, ""
+        )
+        await expect("wallet on public", await call("GET", "/api/v1/wallet/balance"), 404, "")
+        # Unknown and malformed ids.
+        await expect(
+            "unknown competition",
+            await call("GET", f"/api/v1/competitions/{unknown}"),
+            404,
+            "not found",
+        )
+        await expect(
+            "malformed id", await call("GET", "/api/v1/competitions/nope"), 400, "competition_id"
+        )
+        await expect("list limit", await call("GET", "/api/v1/competitions?limit=0"), 400, "limit")
+        await expect(
+            "list status", await call("GET", "/api/v1/competitions?status=nope"), 400, "status"
+        )
+        await expect(
+            "list cursor", await call("GET", "/api/v1/competitions?cursor=x"), 400, "cursor"
+        )
+        # Tickets.
+        path = f"/api/v1/competitions/{cid}/ticket"
+        await expect(
+            "ticket unauthenticated",
+            await call("POST", path, content=js({})),
+            401,
+            "no_auth_header",
+        )
+        await expect(
+            "ticket malformed json",
+            await call("POST", path, secret=m_secret, content=b"{"),
+            400,
+            "",
+        )
+        await expect(
+            "ticket wrong type",
+            await call("POST", path, secret=m_secret, content=js({"btc_pubkey": 5})),
+            400,
+            "btc_pubkey",
+        )
+        await expect(
+            "ticket unknown field",
+            await call("POST", path, secret=m_secret, content=js({"x": 1})),
+            400,
+            "x",
+        )
+        await expect(
+            "ticket oversize", await call("POST", path, secret=m_secret, content=huge), 413, ""
+        )
+        await expect(
+            "ticket unknown competition",
+            await call(
+                "POST", f"/api/v1/competitions/{unknown}/ticket", secret=m_secret, content=js({})
+            ),
+            404,
+            "not found",
+        )
+        replay = nip98(m_secret, base + tickets + "/status", "GET")
+        first = await http.get(tickets + "/status", headers=replay)
+        await expect("status of another user's ticket", first, 400, "not reserved by you")
+        await expect(
+            "replayed authorization",
+            await http.get(tickets + "/status", headers=replay),
+            401,
+            "replayed",
+        )
+        await expect(
+            "unknown ticket",
+            await call(
+                "GET", f"/api/v1/competitions/{cid}/tickets/{unknown}/status", secret=a_secret
+            ),
+            404,
+            "not found",
+        )
+        # Registration.
+        await expect(
+            "slot nonce malformed",
+            await call("GET", tickets + "/registration?nonce=zz", secret=a_secret),
+            400,
+            "nonce",
+        )
+        await expect(
+            "slot of another's ticket",
+            await call("GET", tickets + "/registration?nonce=" + "00" * 32, secret=m_secret),
+            400,
+            "not reserved by you",
+        )
+        bad_reg = {
+            "public_key": "02" + "00" * 31,
+            "auth_pubkey": "02" * 33,
+            "encrypted_envelope": "00",
+        }
+        await expect(
+            "registration bad key",
+            await call("POST", tickets + "/registration", secret=a_secret, content=js(bad_reg)),
+            400,
+            "public_key",
+        )
+        await expect(
+            "registration of another's ticket",
+            await call(
+                "POST",
+                tickets + "/registration",
+                secret=m_secret,
+                content=js({**bad_reg, "public_key": "02" * 33}),
+            ),
+            400,
+            "",
+        )
+        # Entries.
+        await expect(
+            "entry unauthenticated",
+            await call("POST", "/api/v1/entries", content=js(entry)),
+            401,
+            "",
+        )
+        await expect(
+            "entry unpaid",
+            await call("POST", "/api/v1/entries", secret=a_secret, content=js(entry)),
+            400,
+            "not been paid",
+        )
+        await expect(
+            "entry of another's ticket",
+            await call("POST", "/api/v1/entries", secret=m_secret, content=js(entry)),
+            400,
+            "not reserved by you",
+        )
+        await expect(
+            "entry wrong id",
+            await call(
+                "POST", "/api/v1/entries", secret=a_secret, content=js({**entry, "id": unknown})
+            ),
+            400,
+            "entry id",
+        )
+        await expect(
+            "entry unknown competition",
+            await call(
+                "POST",
+                "/api/v1/entries",
+                secret=a_secret,
+                content=js({**entry, "event_id": unknown}),
+            ),
+            404,
+            "not found",
+        )
+        await expect(
+            "entry wrong type",
+            await call(
+                "POST",
+                "/api/v1/entries",
+                secret=a_secret,
+                content=js({**entry, "expected_observations": "x"}),
+            ),
+            400,
+            "expected_observations",
+        )
+        await expect(
+            "entry bad hex",
+            await call(
+                "POST",
+                "/api/v1/entries",
+                secret=a_secret,
+                content=js({**entry, "payout_hash": "zz"}),
+            ),
+            400,
+            "payout_hash",
+        )
+        await expect(
+            "entries page",
+            await call("GET", "/api/v1/entries?limit=1000", secret=a_secret),
+            400,
+            "limit",
+        )
+        # Contract and payout.
+        await expect(
+            "contract without an entry",
+            await call("GET", f"/api/v1/competitions/{cid}/contract", secret=m_secret),
+            404,
+            "no entry",
+        )
+        payout = {
+            "ticket_id": record.ticket_id,
+            "payout_preimage": "00" * 32,
+            "ephemeral_private_key": "00" * 32,
+            "ln_invoice": "lnbcrt1",
+        }
+        await expect(
+            "payout of an unknown entry",
+            await call(
+                "POST",
+                f"/api/v1/competitions/{cid}/entries/{unknown}/payout",
+                secret=a_secret,
+                content=js(payout),
+            ),
+            404,
+            "not found",
+        )
+        await expect(
+            "payout malformed",
+            await call(
+                "POST",
+                f"/api/v1/competitions/{cid}/entries/{record.entry_id}/payout",
+                secret=a_secret,
+                content=js({**payout, "payout_preimage": 1}),
+            ),
+            400,
+            "payout_preimage",
+        )
+    # Admin listener: authentication and validation.
+    async with httpx.AsyncClient(base_url=admin.url, timeout=30, trust_env=False) as raw:
+        await expect(
+            "admin without token", await raw.post("/api/v1/competitions", json=body), 401, ""
+        )
+        await expect(
+            "admin wrong token",
+            await raw.get(
+                "/api/v1/admin/competitions", headers={"Authorization": "Bearer " + "x" * 40}
+            ),
+            401,
+            "",
+        )
+    await expect("create malformed", admin.http.post("/api/v1/competitions", content=b"{"), 400, "")
+    await expect(
+        "create wrong type",
+        admin.request("POST", "/api/v1/competitions", {**body, "entry_fee": "many"}),
+        400,
+        "entry_fee",
+    )
+    await expect(
+        "create existing id",
+        admin.request("POST", "/api/v1/competitions", body),
+        409,
+        "already exists",
+    )
+    await expect(
+        "create beyond the outcome cap",
+        admin.request(
+            "POST", "/api/v1/competitions", {**create_body(25, 4), "locations": ["KORD"]}
+        ),
+        400,
+        "max_outcomes",
+    )
+    await expect(
+        "create Δ out of range",
+        admin.request("POST", "/api/v1/competitions", create_body(3, 1, delta=2)),
+        400,
+        "relative_locktime_block_delta",
+    )
+    await expect(
+        "cancel unknown",
+        admin.request("DELETE", f"/api/v1/admin/competitions/{unknown}"),
+        404,
+        "not found",
+    )
+    await expect(
+        "approve unknown",
+        admin.request("POST", f"/api/v1/admin/owed-winners/{unknown}/approve-sweep"),
+        404,
+        "not an owed winner",
+    )
+    await expect(
+        "wallet send malformed",
+        admin.request("POST", "/api/v1/wallet/send", {"address_to": 1}),
+        400,
+        "address_to",
+    )
+
+    failures = []
+    for name, response, status, text in cases:
+        if response.status_code != status or text.lower() not in response.text.lower():
+            failures.append(f"{name}: HTTP {response.status_code} {response.text[:200]}")
+        elif status >= 400:
+            assert "error" in response.json() or response.status_code in (404, 405), name
+    assert not failures, "\n".join(failures)
+    after = admin.call("GET", f"/api/v1/admin/competitions/{cid}")
+    assert after == before  # nothing changed
+    assert state(stack, cid) == "created"
