@@ -39,7 +39,7 @@ router = APIRouter(prefix="/api/v1", tags=["admin"])
 
 
 @router.post("/competitions", status_code=201)
-async def create(body: CreateEventBody, svc: Services, _: AdminDep) -> dict[str, Any]:
+async def create(body: CreateEventBody, _: AdminDep, svc: Services) -> dict[str, Any]:
     """Create a competition (upstream ``CreateEvent``); refused, naming the limit, when the
     system could not carry it through (before any ticket exists)."""
     terms = body.terms(svc.lc.settings.coordinator.relative_locktime_block_delta)
@@ -50,8 +50,8 @@ async def create(body: CreateEventBody, svc: Services, _: AdminDep) -> dict[str,
 
 @router.get("/admin/competitions")
 async def list_all(
-    svc: Services,
     _: AdminDep,
+    svc: Services,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     cursor: uuid.UUID | None = None,
     status: Annotated[str | None, Query(max_length=32)] = None,
@@ -62,7 +62,7 @@ async def list_all(
 
 
 @router.get("/admin/competitions/{competition_id}")
-async def show(competition_id: uuid.UUID, svc: Services, _: AdminDep) -> dict[str, Any]:
+async def show(competition_id: uuid.UUID, _: AdminDep, svc: Services) -> dict[str, Any]:
     """One competition with its state history, errors, tickets, payouts and transactions."""
     store = svc.lc.store
     c = await store.load(competition_id)
@@ -93,7 +93,7 @@ async def show(competition_id: uuid.UUID, svc: Services, _: AdminDep) -> dict[st
 
 
 @router.delete("/admin/competitions/{competition_id}")
-async def cancel(competition_id: uuid.UUID, svc: Services, _: AdminDep) -> dict[str, Any]:
+async def cancel(competition_id: uuid.UUID, _: AdminDep, svc: Services) -> dict[str, Any]:
     """Cancel before funding: every held entry fee is returned at once."""
     cancelled = await cancel_competition(svc.lc, competition_id, "cancelled by an operator")
     return competition_json(cancelled, signed_contract=False)
@@ -106,13 +106,13 @@ async def lifecycle_table(_: AdminDep) -> dict[str, str]:
 
 
 @router.get("/admin/owed-winners")
-async def owed_winners(svc: Services, _: AdminDep, unresolved: bool = True) -> list[dict[str, Any]]:
+async def owed_winners(_: AdminDep, svc: Services, unresolved: bool = True) -> list[dict[str, Any]]:
     """Winners whose Lightning payout window closed unpaid; they can claim on chain."""
     return [owed_json(o) for o in await svc.lc.store.owed_all(unresolved_only=unresolved)]
 
 
 @router.post("/admin/owed-winners/{entry_id}/approve-sweep")
-async def approve_sweep(entry_id: uuid.UUID, svc: Services, _: AdminDep) -> dict[str, Any]:
+async def approve_sweep(entry_id: uuid.UUID, _: AdminDep, svc: Services) -> dict[str, Any]:
     """Let the coordinator sweep an owed winner's output (after the operator paid the winner
     another way). Refused before the contract's reclaim timelock has passed."""
     approved = await owed_service.approve_sweep(svc.lc, entry_id)
@@ -121,12 +121,12 @@ async def approve_sweep(entry_id: uuid.UUID, svc: Services, _: AdminDep) -> dict
 
 
 @router.get("/admin/payout-holds")
-async def payout_holds(svc: Services, _: AdminDep, active: bool = True) -> list[dict[str, Any]]:
+async def payout_holds(_: AdminDep, svc: Services, active: bool = True) -> list[dict[str, Any]]:
     return [hold_json(h) for h in await svc.lc.store.holds(active_only=active)]
 
 
 @router.post("/admin/payout-holds/{entry_id}/release")
-async def release_hold(entry_id: uuid.UUID, svc: Services, _: AdminDep) -> dict[str, int]:
+async def release_hold(entry_id: uuid.UUID, _: AdminDep, svc: Services) -> dict[str, int]:
     released = await svc.lc.store.release_hold(entry_id, svc.lc.clock())
     if not released:
         raise NotFoundError(f"entry {entry_id} has no active payout hold")
@@ -137,7 +137,7 @@ async def release_hold(entry_id: uuid.UUID, svc: Services, _: AdminDep) -> dict[
 
 
 @router.get("/wallet/balance")
-async def wallet_balance(svc: Services, _: AdminDep) -> dict[str, int]:
+async def wallet_balance(_: AdminDep, svc: Services) -> dict[str, int]:
     balance = await svc.lc.wallet.balance()
     return {
         "immature": balance.immature,
@@ -148,13 +148,13 @@ async def wallet_balance(svc: Services, _: AdminDep) -> dict[str, int]:
 
 
 @router.get("/wallet/address")
-async def wallet_address(svc: Services, _: AdminDep) -> dict[str, str]:
+async def wallet_address(_: AdminDep, svc: Services) -> dict[str, str]:
     return {"address": await svc.lc.wallet.new_address()}
 
 
 @router.get("/wallet/outputs")
 async def wallet_outputs(
-    svc: Services, _: AdminDep, include_spent: bool = False
+    _: AdminDep, svc: Services, include_spent: bool = False
 ) -> dict[str, list[dict[str, Any]]]:
     outputs = await svc.lc.wallet.outputs(include_spent)
     return {
@@ -173,13 +173,13 @@ async def wallet_outputs(
 
 
 @router.get("/wallet/estimated_fees")
-async def wallet_fees(svc: Services, _: AdminDep) -> dict[str, dict[str, float]]:
+async def wallet_fees(_: AdminDep, svc: Services) -> dict[str, dict[str, float]]:
     estimates = await svc.lc.chain.fee_estimates()
     return {"fee_estimates": {str(k): v for k, v in sorted(estimates.items())}}
 
 
 @router.post("/wallet/send", status_code=201)
-async def wallet_send(body: WalletSendBody, svc: Services, _: AdminDep) -> dict[str, Any]:
+async def wallet_send(body: WalletSendBody, _: AdminDep, svc: Services) -> dict[str, Any]:
     wallet = svc.lc.wallet
     selected: list[str] | None = None
     if body.address_from is not None:

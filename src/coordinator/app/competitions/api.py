@@ -129,7 +129,7 @@ async def get_competition(
 
 @router.post("/competitions/{competition_id}/ticket")
 async def reserve(
-    competition_id: uuid.UUID, svc: Services, caller: Caller, body: TicketBody | None = None
+    competition_id: uuid.UUID, caller: Caller, svc: Services, body: TicketBody | None = None
 ) -> dict[str, Any]:
     """Reserve a ticket: a hold invoice for the ticket price, and the entry id to enter with."""
     ticket = await reserve_ticket(svc.lc, competition_id, caller.pubkey)
@@ -141,7 +141,7 @@ async def reserve(
 
 @router.get("/competitions/{competition_id}/tickets/{ticket_id}/status")
 async def get_ticket_status(
-    competition_id: uuid.UUID, ticket_id: uuid.UUID, svc: Services, caller: Caller
+    competition_id: uuid.UUID, ticket_id: uuid.UUID, caller: Caller, svc: Services
 ) -> str:
     """``"Created" | "Reserved" | "Paid" | "Settled" | "Used" | "Expired" | "Cancelled"``."""
     return (await ticket_status(svc.lc, competition_id, ticket_id, caller.pubkey)).value
@@ -151,8 +151,8 @@ async def get_ticket_status(
 async def get_registration_slot(
     competition_id: uuid.UUID,
     ticket_id: uuid.UUID,
-    svc: Services,
     caller: Caller,
+    svc: Services,
     nonce: Annotated[str, Query(pattern=r"^[0-9a-fA-F]{64}$")],
 ) -> dict[str, Any]:
     """The ticket's signing slot: registration context and a fresh enclave attestation."""
@@ -167,8 +167,8 @@ async def post_registration(
     competition_id: uuid.UUID,
     ticket_id: uuid.UUID,
     body: RegistrationBody,
-    svc: Services,
     caller: Caller,
+    svc: Services,
 ) -> dict[str, Any]:
     """Keep the sealed registration; it is forwarded to the signer once the ticket is paid."""
     if body.user_id is not None and body.user_id != ticket_id:
@@ -193,7 +193,7 @@ async def post_registration(
 
 
 @router.post("/entries")
-async def submit_entry(body: EntryBody, svc: Services, caller: Caller) -> dict[str, Any]:
+async def submit_entry(body: EntryBody, caller: Caller, svc: Services) -> dict[str, Any]:
     entry = await entry_service.submit_entry(
         svc.lc,
         caller.pubkey,
@@ -214,8 +214,8 @@ async def submit_entry(body: EntryBody, svc: Services, caller: Caller) -> dict[s
 
 @router.get("/entries")
 async def list_entries(
-    svc: Services,
     caller: Caller,
+    svc: Services,
     limit: Limit = 50,
     cursor: uuid.UUID | None = None,
     event_id: uuid.UUID | None = None,
@@ -227,7 +227,7 @@ async def list_entries(
 
 
 @router.get("/competitions/{competition_id}/contract")
-async def get_contract(competition_id: uuid.UUID, svc: Services, caller: Caller) -> dict[str, Any]:
+async def get_contract(competition_id: uuid.UUID, caller: Caller, svc: Services) -> dict[str, Any]:
     """The contract of a competition the caller entered (upstream ``FundedContract``), plus
     the caller's player index, the signatures its claims need, and its ticket preimage once
     its entry fee was settled."""
@@ -276,8 +276,8 @@ async def payout(
     competition_id: uuid.UUID,
     entry_id: uuid.UUID,
     body: PayoutBody,
-    svc: Services,
     caller: Caller,
+    svc: Services,
     response: Response,
 ) -> dict[str, Any]:
     """Sell the entry's on-chain claim back for a Lightning payment of its share."""
