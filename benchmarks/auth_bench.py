@@ -44,12 +44,15 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+def quantiles(values: list[float]) -> tuple[float, float]:
+    return percentile(values, 0.5), percentile(values, 0.99)
+
+
 def line(label: str, seconds: list[float], unit: str = "ms") -> None:
     scale = 1e6 if unit == "µs" else 1e3
-    print(
-        f"  {label:<44} p50 {percentile(seconds, 0.5) * scale:9.1f} {unit}"
-        f"   p99 {percentile(seconds, 0.99) * scale:9.1f} {unit}   (n={len(seconds)})"
-    )
+    low, p50, p99 = (value * scale for value in (min(seconds), *quantiles(seconds)))
+    count = len(seconds)
+    print(f"  {label:<44} min {low:8.1f}  p50 {p50:8.1f}  p99 {p99:9.1f} {unit}  (n={count})")
 
 
 def bench_verify(count: int) -> None:
