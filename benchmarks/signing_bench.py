@@ -274,10 +274,8 @@ def main() -> None:
         limits = SIZES.get(args.one, RAISED)
         print(json.dumps(asyncio.run(run_size(entries, places, limits, args.profile))))
         return
-    print(
-        f"uptime: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}"
-        f" (1/5/15 min load), {os.cpu_count()} CPUs"
-    )
+    load = " ".join(f"{value:.2f}" for value in os.getloadavg())
+    print(f"load average {load} (1/5/15 min) at start, {os.cpu_count()} CPUs")
     print(
         "size    items  batches  keygen  signing   total  client cpu  gateway cpu  client MiB"
         "  gateway MiB  local sign+verify  ratio  limits"
@@ -313,6 +311,8 @@ def main() -> None:
             f" {local_time:>18.2f} {ratio:>6.1f}  {describe(limits)} ({kind})"
         )
         sys.stdout.flush()
+    load = " ".join(f"{value:.2f}" for value in os.getloadavg())
+    print(f"load average {load} (1/5/15 min) at end")
 
 
 if __name__ == "__main__":
