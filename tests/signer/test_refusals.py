@@ -3,10 +3,11 @@ error shapes, and the client surfaces each refusal as a clear error."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +29,12 @@ from coordinator.domain.ports.signer import (
     SignerSession,
 )
 from coordinator_core.keymeld import crypto
-from coordinator_core.keymeld.api import CreateSigningRequest, RegisterRequest, SigningAuthorization
+from coordinator_core.keymeld.api import (
+    CreateSigningRequest,
+    RegisterRequest,
+    ReserveRequest,
+    SigningAuthorization,
+)
 from coordinator_core.keymeld.attestation import new_challenge
 from coordinator_core.keymeld.crypto import Context, SessionCipher
 from coordinator_core.keymeld.messages import (
@@ -37,6 +43,9 @@ from coordinator_core.keymeld.messages import (
     Domain,
     RegistrationAuthorization,
     RegistrationEnvelope,
+    SessionManifest,
+    SignedManifest,
+    SubsetDefinition,
     signing_batch_payload,
 )
 from coordinator_core.keymeld.proofs import session_proof
@@ -373,3 +382,82 @@ async def test_the_client_reports_rate_limiting_as_transient(tmp_path: Path) -> 
         assert refused.value.retry_after is not None and refused.value.retry_after >= 1
         assert "HTTP 429 rate_limited" in str(refused.value)
         await client.aclose()
+
+
+def manifest_for(users: list[str], subsets: tuple[SubsetDefinition, ...] = ()) -> SignedManifest:
+    authority, session = os.urandom(31) + b"\x05", os.urandom(31) + b"\x06"
+    manifest = SessionManifest(
+        keygen_session_id=str(uuid.uuid4()),
+        coordinator_user_id=users[0],
+        creator_pubkey=crypto.public_key(authority),
+        signing_pubkey=crypto.public_key(authority),
+        session_public_key=crypto.public_key(crypto.session_auth_secret(session)),
+        participant_verifiers={u: crypto.public_key(os.urandom(31) + b"\x07") for u in users},
+        timeout_secs=600,
+        max_signing_sessions=10,
+        encrypted_taproot_tweak="",
+        subset_definitions=subsets,
+    )
+    return SignedManifest.sign(manifest, authority)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "status", "reason"),
+    [
+        (lambda r: r, 200, None),
+        (
+            lambda r: dataclasses.replace(
+                r,
+                authorization_manifest=dataclasses.replace(
+                    r.authorization_manifest,
+                    signature=bytes(64),
+                ),
+            ),
+            401,
+            "signature does not verify",
+        ),
+        (
+            lambda r: dataclasses.replace(r, expected_participants=r.expected_participants[:-1]),
+            400,
+            "differ from the manifest",
+        ),
+        (lambda r: dataclasses.replace(r, timeout_secs=601), 400, "differs from its"),
+        (lambda r: dataclasses.replace(r, timeout_secs=0), 400, "timeout_secs must be"),
+    ],
+    ids=["valid", "bad-signature", "participants", "timeout-mismatch", "timeout-range"],
+)
+async def test_reserve_checks_the_manifest(
+    gateway: SignerHandle,
+    mutate: Callable[[ReserveRequest], ReserveRequest],
+    status: int,
+    reason: str | None,
+) -> None:
+    users = [str(uuid.uuid4()) for _ in range(3)]
+    request = mutate(ReserveRequest.of(manifest_for(users)))
+    client = KeymeldGateway(gateway.url)
+    try:
+        if reason is None:
+            reserved = await client.reserve(request)
+            assert set(reserved.user_enclave_assignments) == set(users)
+            assert len(set(reserved.user_enclave_assignments.values())) == 2
+        else:
+            with pytest.raises(GatewayError) as refused:
+                await client.reserve(request)
+            assert refused.value.status == status and reason in refused.value.detail
+    finally:
+        await client.aclose()
+
+
+async def test_reserve_refuses_more_subsets_than_the_limit(gateway: SignerHandle) -> None:
+    users = [str(uuid.uuid4()) for _ in range(22)]
+    subsets = tuple(
+        SubsetDefinition(str(uuid.uuid4()), (users[0], a, b))
+        for i, a in enumerate(users[1:])
+        for b in users[i + 2 :]
+    )
+    assert len(subsets) == 210
+    client = KeymeldGateway(gateway.url)
+    with pytest.raises(GatewayError) as refused:
+        await client.reserve(ReserveRequest.of(manifest_for(users, subsets)))
+    assert refused.value.status == 400 and "at most 200 subset" in refused.value.detail
+    await client.aclose()
