@@ -127,11 +127,11 @@ class WeatherSource:
         if self.oracle is None:
             raise WeatherUnavailableError("no oracle configured")
         ids, oracle = tuple(station_ids), self.oracle
-        forecasts = await self._cached(
-            ("forecasts", ids, start, end), lambda: oracle.forecasts(ids, start, end)
-        )
-        observations = await self._cached(
-            ("observations", ids, start, end), lambda: oracle.observations(ids, start, end)
+        forecasts, observations = await asyncio.gather(
+            self._cached(("forecasts", ids, start, end), lambda: oracle.forecasts(ids, start, end)),
+            self._cached(
+                ("observations", ids, start, end), lambda: oracle.observations(ids, start, end)
+            ),
         )
         assert isinstance(forecasts, list) and isinstance(observations, list)
         return forecasts, observations
@@ -141,8 +141,10 @@ class WeatherSource:
     ) -> list[StationWeather]:
         """Each station (in the given order) with its forecast and observation for the window."""
         ids = tuple(station_ids)
-        known = {s.station_id: s for s in await self.stations()}
-        forecasts, observations = await self.rows(ids, start, end)
+        stations, (forecasts, observations) = await asyncio.gather(
+            self.stations(), self.rows(ids, start, end)
+        )
+        known = {s.station_id: s for s in stations}
         by_forecast: dict[str, Forecast] = {}
         for forecast in sorted(forecasts, key=lambda f: f.date):
             by_forecast.setdefault(forecast.station_id, forecast)
