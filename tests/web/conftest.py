@@ -25,6 +25,7 @@ from coordinator.app.web.assets import AssetStore
 from coordinator.config import ApiSettings, Settings
 from tests.conftest import free_port
 from tests.support.oracle import running_oracle
+from tests.support.stack import DevnetStack, StackOptions, running_stack
 from tests.web.fixtures import STATIONS, Seeded, pages_app
 from ticketdlc.crypto import bip340
 
@@ -136,6 +137,14 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         with ServerThread(app, port) as server:
             yield Site(server.url, pubkey, PLAYER_SECRET, seeded.open_id, seeded.finished_id,
                        seeded.entry_id)  # fmt: skip
+
+
+@pytest.fixture(scope="package")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevnetStack]:
+    """The whole devnet stack with ``coordinator serve`` (shared by the tests that need it)."""
+    root = tmp_path_factory.mktemp("web-stack")
+    with running_stack(root, StackOptions(log_level="warning")) as running:
+        yield running
 
 
 @dataclass

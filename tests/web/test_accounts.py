@@ -9,26 +9,16 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
-import pytest
 from playwright.sync_api import Page, expect
 
 from coordinator_core import nip44
 from coordinator_core.nip98 import build_auth_header
 from coordinator_core.nostr import nsec_decode
-from tests.support.stack import DevnetStack, StackOptions, running_stack
+from tests.support.stack import DevnetStack
 
 PASSWORD = "Str0ng!Passw0rd"
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevnetStack]:
-    root: Path = tmp_path_factory.mktemp("web-stack")
-    with running_stack(root, StackOptions(signer=False, log_level="warning")) as running:
-        yield running
 
 
 def _open(page: Page, url: str) -> None:

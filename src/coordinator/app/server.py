@@ -33,7 +33,7 @@ from coordinator.app.competitions.api import router as competitions_router
 from coordinator.app.errors import install_error_handlers
 from coordinator.app.openapi_errors import document_errors
 from coordinator.app.runtime import Runtime
-from coordinator.app.web.site import install_public_pages
+from coordinator.app.web.site import install_admin_pages, install_public_pages
 from coordinator.config import Settings
 from coordinator_core.asgi_app import OPENAPI_PATH, api_app
 from coordinator_core.body_limit import BodyLimitMiddleware
@@ -129,6 +129,7 @@ def create_admin_app(settings: Settings, runtime: Runtime | None = None) -> Fast
     app.add_middleware(AdminHeadersMiddleware)
     app.include_router(session_router)
     app.include_router(competitions_admin_router)
+    install_admin_pages(app, settings)
 
     @app.get("/api/v1/admin/openapi.json", include_in_schema=False)
     async def admin_openapi(_: AdminDep) -> dict[str, Any]:

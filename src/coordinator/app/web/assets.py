@@ -21,7 +21,7 @@ from fastapi.responses import Response
 STATIC_DIR: Final = Path(__file__).with_name("static")
 #: ``<repository>/build/web`` for a source checkout; ``COORDINATOR_WEB_BUILD`` overrides it.
 DEFAULT_BUILD_DIR: Final = Path(__file__).resolve().parents[4] / "build" / "web"
-BUILT_ASSETS: Final = ("app.js", "htmx.min.js")
+BUILT_ASSETS: Final = ("app.js", "admin.js", "htmx.min.js")
 _TYPES: Final = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
 
 

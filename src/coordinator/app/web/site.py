@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from coordinator.app.web import assets, public
+from coordinator.app.web import admin, assets, public
 from coordinator.app.web.render import Renderer
 from coordinator.app.web.sources import attach_page_data
 from coordinator.config import Settings
@@ -42,4 +42,13 @@ def install_public_pages(app: FastAPI, settings: Settings) -> None:
     app.include_router(public.router)
 
 
-__all__ = ["attach_page_data", "install_public_pages"]
+__all__ = ["attach_page_data", "install_admin_pages", "install_public_pages"]
+
+
+def install_admin_pages(app: FastAPI, settings: Settings) -> None:
+    """The operator pages on the admin listener (data: the runtime's lifecycle and wallet)."""
+    store = assets.AssetStore.load()
+    app.state.assets = store
+    app.state.admin_renderer = Renderer(site_context(settings, store, "admin/base.html"))
+    app.include_router(assets.router)
+    app.include_router(admin.router)

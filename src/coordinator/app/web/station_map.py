@@ -35,6 +35,8 @@ class Marker:
     observed: str | None
     label_left: bool
     label_y: float  # top of the label block, relative to the marker
+    labelled: bool = True  # False: no room for a label
+    compact: bool = False  # only the station id is written next to the marker
 
 
 def _label_box(x: float, y: float, left: bool, lines: list[str], dy: float) -> tuple[float, ...]:
@@ -62,7 +64,7 @@ def _place(
                 if inside and not any(_overlaps(box, other) for other in taken):
                     taken.append(box)
                     return left, dy
-    return prefer_left, -LINE
+    return None
 
 
 @dataclass(frozen=True)
@@ -94,8 +96,13 @@ def _temps(high: float | int | None, low: float | int | None, wind: float | int 
     return text if wind is None else f"{text} W {fmt(wind)}"
 
 
+#: With more stations than this, labels carry only the station id.
+COMPACT_ABOVE: Final = 12
+
+
 def build_map(stations: list[StationWeather]) -> StationMap:
     stations = [s for s in stations if s.located]
+    compact = len(stations) > COMPACT_ABOVE
     points = [(s.station.longitude, s.station.latitude) for s in stations]
     west, south, east, north = _bounds(points)
     scale_x = math.cos(math.radians((south + north) / 2))
@@ -118,8 +125,11 @@ def build_map(stations: list[StationWeather]) -> StationMap:
         f, o = item.forecast, item.observation
         forecast = "no forecast" if f is None else _temps(f.temp_high, f.temp_low, f.wind_speed)
         observed = None if o is None else _temps(o.temp_high, o.temp_low, o.wind_speed)
-        lines = [item.station.station_id, forecast] + ([f"seen {observed}"] if observed else [])
-        left, dy = _place(x, y, lines, taken)
+        lines = [item.station.station_id]
+        if not compact:
+            lines += [forecast] + ([f"seen {observed}"] if observed else [])
+        placed = _place(x, y, lines, taken)
+        left, dy = placed if placed is not None else (False, 0.0)
         markers.append(
             Marker(
                 item.station.station_id,
@@ -130,6 +140,8 @@ def build_map(stations: list[StationWeather]) -> StationMap:
                 observed,
                 label_left=left,
                 label_y=round(dy, 1),
+                labelled=placed is not None,
+                compact=compact,
             )
         )
     meridians = tuple(

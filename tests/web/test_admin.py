@@ -1,0 +1,92 @@
+"""Operator pages in Chromium on the admin listener of ``coordinator serve`` (devnet stack):
+token login, creating a competition with the station selector, its detail page, cancelling
+it, and the wallet page."""
+
+from __future__ import annotations
+
+from playwright.sync_api import Page, expect
+
+from tests.support.stack import DevnetStack
+from tests.web.conftest import Recorder, screenshot
+
+
+def _admin_url(stack: DevnetStack) -> str:
+    url = stack.coordinator.admin_url
+    assert url is not None
+    return url
+
+
+def _open(page: Page, url: str) -> None:
+    page.goto(url)
+    expect(page.locator("body[data-ready='true']")).to_be_attached()
+
+
+def _log_in(page: Page, stack: DevnetStack) -> None:
+    _open(page, _admin_url(stack) + "/admin/")
+    page.locator("#adminToken").fill(stack.admin_token)
+    page.locator("#adminLoginSubmit").click()
+    expect(page.locator("#adminCompetitions")).to_be_visible()
+
+
+def test_wrong_token_is_refused(page: Page, stack: DevnetStack) -> None:
+    _open(page, _admin_url(stack) + "/admin/")
+    expect(page.locator("#adminLoginTitle")).to_be_visible()
+    page.locator("#adminToken").fill("not-the-token")
+    page.locator("#adminLoginSubmit").click()
+    expect(page.locator("#adminLoginError")).to_have_text("Wrong admin token.")
+    answer = page.request.post(_admin_url(stack) + "/admin/competitions", form={"id": "x"})
+    assert answer.status == 401
+
+
+def test_admin_creates_and_cancels_a_competition(
+    page: Page, stack: DevnetStack, recorder: Recorder
+) -> None:
+    _log_in(page, stack)
+    page.on("dialog", lambda dialog: dialog.accept())
+    stations = page.locator("#stationTable input[name='locations']")
+    assert stations.count() >= 3
+    for index in range(3):
+        stations.nth(index).check()
+    expect(page.locator("#stationCount")).to_have_text("3 selected")
+    page.locator("#createEntries").fill("4")
+    page.locator("#createValues").fill("3")
+    page.locator("#createFee").fill("2000")
+    screenshot(page, "admin-create-desktop-light")
+    page.locator("#createSubmit").click()
+    created = page.locator("#createResult .notice")
+    expect(created).to_contain_text("Created competition", timeout=30_000)
+    competition_id = created.locator("code").inner_text()
+
+    # The players see it.
+    public = page.context.new_page()
+    public.goto(stack.coordinator.url + "/competitions")
+    expect(public.locator(f"tr[data-competition-id='{competition_id}']")).to_contain_text(
+        "Registration"
+    )
+    public.close()
+
+    created.locator("a").click()
+    expect(page.locator("#adminCompetition")).to_contain_text(competition_id)
+    expect(page.locator("#stateHistory li").first).to_be_visible()
+    screenshot(page, "admin-competition-desktop-light")
+    page.locator("#cancelSubmit").click()
+    expect(page.locator("#cancelResult")).to_contain_text("Cancelled", timeout=30_000)
+    page.reload()
+    expect(page.locator("#adminCompetition .tag")).to_have_text("cancelled")
+    assert recorder.errors == []
+    assert recorder.foreign_requests() == []
+
+
+def test_wallet_page(page: Page, stack: DevnetStack, recorder: Recorder) -> None:
+    _log_in(page, stack)
+    page.locator("#navAdminWallet").click()
+    expect(page.locator("#walletTitle")).to_be_visible()
+    expect(page.locator("#walletBalance")).to_contain_text("Confirmed")
+    expect(page.locator("#walletAddress")).to_have_text(__import__("re").compile("^bcrt1"))
+    page.locator("#sendAddress").fill("bcrt1qnotanaddress000000000000000000")
+    page.locator("#sendAmount").fill("1000")
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.locator("#sendSubmit").click()
+    expect(page.locator("#sendResult")).to_contain_text("Not sent")
+    screenshot(page, "admin-wallet-desktop-light")
+    assert recorder.foreign_requests() == []
