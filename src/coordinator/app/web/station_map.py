@@ -52,8 +52,9 @@ def _overlaps(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
 
 def _place(
     x: float, y: float, lines: list[str], taken: list[tuple[float, ...]]
-) -> tuple[bool, float]:
-    """A label position (side, vertical offset) that overlaps no label placed before."""
+) -> tuple[bool, float] | None:
+    """A label position (side, vertical offset) that overlaps no label placed before, or
+    ``None`` when there is no room (the marker keeps its values in its title)."""
     prefer_left = x > WIDTH * 0.7
     height = len(lines) * LINE
     for step in range(12):
