@@ -7,7 +7,7 @@ from __future__ import annotations
 from playwright.sync_api import Page, expect
 
 from tests.support.stack import DevnetStack
-from tests.web.conftest import Recorder, screenshot
+from tests.web.conftest import PHONE, Recorder, screenshot
 
 
 def _admin_url(stack: DevnetStack) -> str:
@@ -26,6 +26,14 @@ def _log_in(page: Page, stack: DevnetStack) -> None:
     page.locator("#adminToken").fill(stack.admin_token)
     page.locator("#adminLoginSubmit").click()
     expect(page.locator("#adminCompetitions")).to_be_visible()
+
+
+def _phone_shot(page: Page, name: str) -> None:
+    size = page.viewport_size
+    page.set_viewport_size(PHONE)
+    screenshot(page, f"{name}-phone-light")
+    if size is not None:
+        page.set_viewport_size(size)
 
 
 def test_wrong_token_is_refused(page: Page, stack: DevnetStack) -> None:
@@ -52,6 +60,7 @@ def test_admin_creates_and_cancels_a_competition(
     page.locator("#createValues").fill("3")
     page.locator("#createFee").fill("2000")
     screenshot(page, "admin-create-desktop-light")
+    _phone_shot(page, "admin-create")
     page.locator("#createSubmit").click()
     created = page.locator("#createResult .notice")
     expect(created).to_contain_text("Created competition", timeout=30_000)
@@ -69,6 +78,7 @@ def test_admin_creates_and_cancels_a_competition(
     expect(page.locator("#adminCompetition")).to_contain_text(competition_id)
     expect(page.locator("#stateHistory li").first).to_be_visible()
     screenshot(page, "admin-competition-desktop-light")
+    _phone_shot(page, "admin-competition")
     page.locator("#cancelSubmit").click()
     expect(page.locator("#cancelResult")).to_contain_text("Cancelled", timeout=30_000)
     page.reload()
@@ -89,4 +99,5 @@ def test_wallet_page(page: Page, stack: DevnetStack, recorder: Recorder) -> None
     page.locator("#sendSubmit").click()
     expect(page.locator("#sendResult")).to_contain_text("Not sent")
     screenshot(page, "admin-wallet-desktop-light")
+    _phone_shot(page, "admin-wallet")
     assert recorder.foreign_requests() == []
