@@ -1,4 +1,4 @@
-"""The ``coordinator`` command line: serve, dev, db, wallet, dlc, version."""
+"""The ``coordinator`` command line: serve, dev, db, wallet, admin, player, keys, dlc, version."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import NoReturn
 import click
 
 from coordinator import __version__
+from coordinator.app.admin_cli import admin as admin_group
 from coordinator.app.keys import keys as keys_group
 from coordinator.app.wallet_cli import wallet as wallet_group
 from coordinator.config import Settings, load_settings
@@ -154,6 +155,7 @@ def status(obj: Context, name: str) -> None:
 
 
 cli.add_command(wallet_group)
+cli.add_command(admin_group)
 cli.add_command(player_group)
 cli.add_command(keys_group)
 

@@ -91,7 +91,7 @@ def test_dev_starts_everything_and_stops_cleanly(tmp_path: Path) -> None:
     reader.start()
     output = ""
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180  # five services and the coordinator
         while "Press Ctrl-C to stop." not in output:
             assert time.monotonic() < deadline, f"not ready in time; output so far:\n{output}"
             assert process.poll() is None, f"exited early with {process.returncode}"
@@ -107,6 +107,9 @@ def test_dev_starts_everything_and_stops_cleanly(tmp_path: Path) -> None:
     assert "coordinator API" in output
     assert f"http://127.0.0.1:{port}" in output
     assert "admin listener http://127.0.0.1:" in output
+    assert "wallet funded with" in output  # the coordinator can fund contracts at once
+    assert "coordinator admin competitions create" in output
+    assert "coordinator player" in output and "enter <competition id>" in output
     assert (tmp_path / "creds" / "admin_token").stat().st_mode & 0o777 == 0o600
     # Every child is gone: nothing answers on the coordinator port any more.
     with pytest.raises(httpx.ConnectError):

@@ -496,3 +496,42 @@ async def test_bad_input_is_refused_and_changes_nothing(live: DevnetStack) -> No
     after = admin.call("GET", f"/api/v1/admin/competitions/{cid}")
     assert after == before  # nothing changed
     assert state(stack, cid) == "created"
+
+
+def test_admin_command_line(stack: DevnetStack) -> None:
+    """``coordinator admin`` over the admin listener: create, list, show, cancel, owed winners,
+    wallet; refusals exit non-zero with the listener's message."""
+    from click.testing import CliRunner
+
+    from coordinator.cli import cli
+
+    assert stack.coordinator.admin_url is not None
+    base = ["admin", "--url", stack.coordinator.admin_url, "--token-file",
+            str(stack.admin_token_file)]  # fmt: skip
+    runner = CliRunner()
+
+    def run(*args: str) -> Any:
+        result = runner.invoke(cli, [*base, *args], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    created = json.loads(run("--json", "competitions", "create", "--stations", "KORD",
+                             "--entries", "3", "--start", "+40m", "--end", "+1h"))  # fmt: skip
+    cid = created["id"]
+    assert created["state"] == "created" and created["event_submission"]["locations"] == ["KORD"]
+    assert cid in run("competitions", "list", "--status", "open")
+    shown = run("competitions", "show", cid)
+    assert "keygen_opened_at" in shown and "created_at" in shown
+    assert "cancelled" in run("competitions", "cancel", cid, "--yes")
+    assert run("owed-winners", "list").strip() == "no owed winners"
+    assert "confirmed" in run("wallet", "balance")
+    assert run("wallet", "address").strip().startswith("bcrt1")
+    dry = json.loads(run("competitions", "create", "--stations", "KORD", "--entries", "3",
+                         "--dry-run"))  # fmt: skip
+    assert dry["total_competition_pool"] == 3000
+    refused = runner.invoke(cli, [*base, "competitions", "create", "--stations", "KORD",
+                                  "--entries", "25", "--places", "4"])  # fmt: skip
+    assert refused.exit_code != 0 and "max_outcomes" in refused.output
+    wrong = runner.invoke(cli, ["admin", "--url", stack.coordinator.admin_url, "--token-file",
+                                str(stack.root / "nope"), "competitions", "list"])  # fmt: skip
+    assert wrong.exit_code != 0 and "token file" in wrong.output

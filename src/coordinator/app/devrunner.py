@@ -12,11 +12,14 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
+import httpx
+
+from coordinator.app.admin_cli import read_token
 from coordinator.app.auth.admin_token import load_admin_token
 from coordinator.config import DevnetSettings, Settings
 from coordinator_core.errors import ConfigError
@@ -34,6 +37,7 @@ class Child:
     url: str
     health_url: str
     usage: str = ""
+    env: tuple[tuple[str, str], ...] = ()  # added to the inherited environment
 
 
 def plan_children(settings: Settings, config_path: Path | None) -> list[Child]:
@@ -59,9 +63,32 @@ def plan_children(settings: Settings, config_path: Path | None) -> list[Child]:
             url,
             f"{url}/api/v1/health_check",
             usage,
+            tuple(devnet_endpoints(devnet).items()),
         )
     )
     return children
+
+
+def devnet_endpoints(devnet: DevnetSettings) -> dict[str, str]:
+    """``COORDINATOR__…`` overrides pointing the coordinator at the devnet it runs with: the
+    chain, the ``coordinator`` Lightning node and its macaroon, the oracle, the signing gateway
+    and its attestation root, whatever ports and data folder the devnet uses."""
+
+    def at(port: int) -> str:
+        return f"http://{devnet.host}:{port}"
+
+    return {
+        "COORDINATOR__BITCOIN__ESPLORA_URL": at(devnet.chain_port),
+        "COORDINATOR__LIGHTNING__BASE_URL": at(devnet.lightning_port) + "/nodes/coordinator",
+        "COORDINATOR__LIGHTNING__MACAROON_FILE_PATH": str(
+            devnet.data_folder / "lightning" / "nodes" / "coordinator" / "admin.macaroon"
+        ),
+        "COORDINATOR__COORDINATOR__ORACLE_URL": at(devnet.oracle_port),
+        "COORDINATOR__KEYMELD__GATEWAY_URL": at(devnet.signer_port),
+        "COORDINATOR__KEYMELD__ATTESTATION_TRUST_ROOT_FILE": str(
+            devnet.data_folder / "signer" / "attestation" / "root.pem"
+        ),
+    }
 
 
 def _devnet_child(devnet: DevnetSettings, spec: ServiceSpec) -> Child:
@@ -78,11 +105,66 @@ def _devnet_child(devnet: DevnetSettings, spec: ServiceSpec) -> Child:
     return Child(spec.name, spec.title, argv, url, f"{url}{spec.health_path}", spec.usage)
 
 
+DEV_WALLET_SATS = 10_000_000
+
+
+def fund_wallet(settings: Settings, sats: int = DEV_WALLET_SATS) -> str:
+    """Give the coordinator's wallet devnet coins when it has less than half of ``sats``
+    (the faucet pays a new wallet address; one block confirms it)."""
+    devnet = settings.devnet
+    assert devnet is not None
+    admin = settings.admin
+    headers = {"Authorization": f"Bearer {read_token(admin.token_file)}"}
+    chain = f"http://{devnet.host}:{devnet.chain_port}"
+    control = {"Authorization": f"Bearer {devnet.token}"}
+    with httpx.Client(base_url=f"http://{admin.host}:{admin.port}", headers=headers,
+                      timeout=30.0, trust_env=False) as http:  # fmt: skip
+        balance = http.get("/api/v1/wallet/balance")
+        if balance.status_code != 200:
+            return f"wallet not funded: HTTP {balance.status_code} from the admin listener"
+        if sum(balance.json().values()) >= sats // 2:
+            return "wallet funded"
+        address = http.get("/api/v1/wallet/address").json()["address"]
+    with httpx.Client(base_url=chain, headers=control, timeout=30.0, trust_env=False) as http:
+        http.post("/devnet/faucet", json={"address": address, "sats": sats}).raise_for_status()
+        http.post("/devnet/mine", json={"blocks": 1}).raise_for_status()
+    return f"wallet funded with {sats} sats at {address}"
+
+
+def next_steps(settings: Settings) -> list[str]:
+    """The banner's "try it" lines: create a competition, make a player node, enter."""
+    devnet = settings.devnet
+    assert devnet is not None
+    lightning = f"http://{devnet.host}:{devnet.lightning_port}"
+    macaroon = devnet.data_folder / "lightning" / "nodes" / "alice" / "admin.macaroon"
+    pins = " ".join(
+        f"--pcr-pin {name}={value}" for name, value in settings.keymeld.pcr_pins.items()
+    )
+    root = settings.keymeld.attestation_trust_root_file
+    trust = f"{pins} --attestation-root {root}" if root is not None else pins
+    return [
+        "coordinator admin competitions create --stations KORD --entries 3 --start +15m",
+        f"curl -s -H 'Authorization: Bearer {devnet.token}' "
+        f'-d \'{{"alias":"alice","balance_sats":1000000}}\' {lightning}/devnet/nodes',
+        "coordinator player init && coordinator player "
+        f"--lnd-url {lightning}/nodes/alice --lnd-macaroon {macaroon} {trust} "
+        "enter <competition id> --pick KORD:temp_high=Over",
+    ]
+
+
 class Supervisor:
     """Starts children in order, waits for readiness and stops them all on request."""
 
-    def __init__(self, children: Sequence[Child], startup_timeout: float) -> None:
+    def __init__(
+        self,
+        children: Sequence[Child],
+        startup_timeout: float,
+        steps: Sequence[str] = (),
+        on_ready: Callable[[], str] | None = None,
+    ) -> None:
         self.children = list(children)
+        self.steps = list(steps)
+        self.on_ready = on_ready
         self.startup_timeout = startup_timeout
         self.processes: list[tuple[Child, subprocess.Popen[bytes]]] = []
         self.stop_requested = threading.Event()
@@ -97,6 +179,11 @@ class Supervisor:
             for child in self.children:
                 if not self._start(child):
                     return 0 if self.stop_requested.is_set() else 1
+            if self.on_ready is not None:
+                try:
+                    print(self.on_ready(), flush=True)
+                except httpx.HTTPError as exc:
+                    print(f"warning: {exc}", file=sys.stderr, flush=True)
             self._print_ready()
             return self._watch()
         finally:
@@ -105,7 +192,7 @@ class Supervisor:
                 signal.signal(signum, handler)
 
     def _start(self, child: Child) -> bool:
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        env = dict(os.environ, PYTHONUNBUFFERED="1", **dict(child.env))
         # A new session keeps a terminal's Ctrl-C from reaching the children directly, so
         # they are stopped in order by the supervisor.
         process = subprocess.Popen(child.argv, env=env, start_new_session=True)  # noqa: S603
@@ -125,6 +212,10 @@ class Supervisor:
             print(f"  {child.title.ljust(width)}  {child.url}", flush=True)
             if child.usage:
                 print(f"  {' ' * width}  {child.usage}", flush=True)
+        if self.steps:
+            print("Create a competition and enter it (in another terminal):", flush=True)
+            for step in self.steps:
+                print(f"  {step}", flush=True)
         print("Press Ctrl-C to stop.", flush=True)
 
     def _watch(self) -> int:
@@ -151,4 +242,9 @@ def run_dev(settings: Settings, config_path: Path | None) -> int:
     children = plan_children(settings, config_path)
     load_admin_token(settings.admin.token_file, create_if_missing=True)
     assert settings.devnet is not None
-    return Supervisor(children, settings.devnet.startup_timeout_secs).run()
+    return Supervisor(
+        children,
+        settings.devnet.startup_timeout_secs,
+        next_steps(settings),
+        on_ready=lambda: fund_wallet(settings),
+    ).run()

@@ -10,10 +10,11 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
 from coordinator.app.auth import AdminDep
+from coordinator.app.bitcoin import Bitcoin
 from coordinator.app.competitions import owed as owed_service
 from coordinator.app.competitions.api import (
     MAX_PAGE,
@@ -33,9 +34,19 @@ from coordinator.app.competitions.schemas import (
     tx_json,
 )
 from coordinator.domain.competitions.transitions import describe
-from coordinator_core.errors import NotFoundError
+from coordinator_core.errors import NotFoundError, TransientError
 
 router = APIRouter(prefix="/api/v1", tags=["admin"])
+
+
+def bitcoin_of(request: Request) -> Bitcoin:
+    found: Bitcoin | None = getattr(request.app.state.runtime, "bitcoin", None)
+    if found is None:
+        raise TransientError("the wallet is not available")
+    return found
+
+
+BitcoinDep = Annotated[Bitcoin, Depends(bitcoin_of)]
 
 
 @router.post("/competitions", status_code=201)
@@ -137,8 +148,8 @@ async def release_hold(entry_id: uuid.UUID, _: AdminDep, svc: Services) -> dict[
 
 
 @router.get("/wallet/balance")
-async def wallet_balance(_: AdminDep, svc: Services) -> dict[str, int]:
-    balance = await svc.lc.wallet.balance()
+async def wallet_balance(_: AdminDep, bitcoin: BitcoinDep) -> dict[str, int]:
+    balance = await bitcoin.wallet.balance()
     return {
         "immature": balance.immature,
         "trusted_pending": balance.trusted_pending,
@@ -148,15 +159,15 @@ async def wallet_balance(_: AdminDep, svc: Services) -> dict[str, int]:
 
 
 @router.get("/wallet/address")
-async def wallet_address(_: AdminDep, svc: Services) -> dict[str, str]:
-    return {"address": await svc.lc.wallet.new_address()}
+async def wallet_address(_: AdminDep, bitcoin: BitcoinDep) -> dict[str, str]:
+    return {"address": await bitcoin.wallet.new_address()}
 
 
 @router.get("/wallet/outputs")
 async def wallet_outputs(
-    _: AdminDep, svc: Services, include_spent: bool = False
+    _: AdminDep, bitcoin: BitcoinDep, include_spent: bool = False
 ) -> dict[str, list[dict[str, Any]]]:
-    outputs = await svc.lc.wallet.outputs(include_spent)
+    outputs = await bitcoin.wallet.outputs(include_spent)
     return {
         "outputs": [
             {
@@ -173,14 +184,14 @@ async def wallet_outputs(
 
 
 @router.get("/wallet/estimated_fees")
-async def wallet_fees(_: AdminDep, svc: Services) -> dict[str, dict[str, float]]:
-    estimates = await svc.lc.chain.fee_estimates()
+async def wallet_fees(_: AdminDep, bitcoin: BitcoinDep) -> dict[str, dict[str, float]]:
+    estimates = await bitcoin.chain.fee_estimates()
     return {"fee_estimates": {str(k): v for k, v in sorted(estimates.items())}}
 
 
 @router.post("/wallet/send", status_code=201)
-async def wallet_send(body: WalletSendBody, _: AdminDep, svc: Services) -> dict[str, Any]:
-    wallet = svc.lc.wallet
+async def wallet_send(body: WalletSendBody, _: AdminDep, bitcoin: BitcoinDep) -> dict[str, Any]:
+    wallet = bitcoin.wallet
     selected: list[str] | None = None
     if body.address_from is not None:
         selected = [
