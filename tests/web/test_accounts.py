@@ -105,6 +105,30 @@ def test_taken_username_is_reported_and_the_first_password_still_works(
     expect(page.locator("#accountName")).to_have_text(username, timeout=30_000)
 
 
+def test_forgotten_password_is_reset_with_the_saved_key(page: Page, stack: DevnetStack) -> None:
+    _open(page, stack.coordinator.url)
+    username = _name()
+    nsec = _sign_up(page, username)
+    expect(page.locator("#logoutButton")).to_be_visible(timeout=30_000)
+    page.locator("#logoutButton").click()
+    page.locator("#loginButton").click()
+    page.locator("#forgotPasswordLink").click()
+    expect(page.locator("#forgotUsername")).to_be_visible()
+    page.locator("#forgotUsername").fill(username)
+    page.locator("#forgotNsec").fill(nsec)
+    page.locator("#forgotPassword").fill("N3w!Passw0rd!")
+    page.locator("#forgotConfirm").fill("N3w!Passw0rd!")
+    page.locator("#forgotSubmit").click()
+    expect(page.locator("#loginDialog")).to_be_visible(timeout=30_000)
+    expect(page.locator("#notice")).to_contain_text("new password is set")
+    page.locator("#loginPassword").fill(PASSWORD)
+    page.locator("#loginSubmit").click()
+    expect(page.locator("#loginError")).to_contain_text("Invalid", timeout=30_000)
+    page.locator("#loginPassword").fill("N3w!Passw0rd!")
+    page.locator("#loginSubmit").click()
+    expect(page.locator("#accountName")).to_have_text(username, timeout=30_000)
+
+
 EXTENSION = """
 window.nostr = {
   _signer: null,

@@ -21,6 +21,8 @@ export const ROUTES = {
   nostrRegister: '/api/v1/users/register',
   nostrLogin: '/api/v1/users/login',
   pow: '/api/v1/users/pow',
+  forgotPassword: '/api/v1/users/username/forgot-password',
+  resetPassword: '/api/v1/users/username/reset-password',
 };
 
 /** A solved sign-up proof of work: `{pow_challenge, pow_nonce}` for the register body. */
@@ -191,4 +193,37 @@ export async function extensionLogin(network) {
   }
   checkNetwork(user, network);
   return new Session(signer, await walletSeedFrom(signer, user), user?.username ?? null);
+}
+
+/**
+ * Forgotten password: the saved secret key signs the server's single-use challenge, and the
+ * same key is sealed again under the new password (mirrors coordinator_core.login_keys).
+ */
+export async function resetPassword(username, nsec, password, confirm) {
+  const problem = usernameProblem(username) ?? passwordProblem(password, confirm);
+  if (problem) throw new Error(problem);
+  let signer;
+  try {
+    signer = LocalSigner.fromNsec(nsec);
+  } catch {
+    throw new Error('That is not a valid secret key (nsec1…).');
+  }
+  const issued = await callApi(ROUTES.forgotPassword, { method: 'POST', body: { username } });
+  if (issued?.nostr_pubkey && issued.nostr_pubkey !== npubEncode(signer.pubkey)) {
+    throw new Error('This secret key does not belong to that account.');
+  }
+  const signed = await signer.signEvent({
+    kind: 27235, created_at: Math.floor(Date.now() / 1000), tags: [], content: issued.challenge,
+  });
+  const { loginKey, vaultKey } = loginKeys(await stretch(username, password));
+  await callApi(ROUTES.resetPassword, {
+    method: 'POST',
+    body: {
+      username,
+      challenge: issued.challenge,
+      signed_event: JSON.stringify(signed),
+      new_password: loginKey,
+      new_encrypted_nsec: sealNsec(vaultKey, signer.nsec),
+    },
+  });
 }

@@ -142,6 +142,28 @@ function wireAccount() {
       showError(error, failure);
     }
   });
+  $('#forgotPasswordLink').addEventListener('click', () => {
+    $('#loginDialog').close();
+    hide($('#forgotError'));
+    $('#forgotUsername').value = $('#loginUsername').value;
+    $('#forgotDialog').showModal();
+  });
+  $('#forgotForm').addEventListener('submit', async (event) => {
+    event.preventDefault();
+    hide($('#forgotError'));
+    const username = $('#forgotUsername').value.trim();
+    try {
+      await withBusy($('#forgotSubmit'), 'Setting the new password…', () => account.resetPassword(
+        username, $('#forgotNsec').value.trim(), $('#forgotPassword').value, $('#forgotConfirm').value));
+      for (const id of ['#forgotNsec', '#forgotPassword', '#forgotConfirm']) $(id).value = '';
+      $('#forgotDialog').close();
+      openLogin();
+      $('#loginUsername').value = username;
+      notice('Your new password is set. Log in with it.', 'info');
+    } catch (failure) {
+      showError($('#forgotError'), failure);
+    }
+  });
   $('#extensionLogin').addEventListener('click', async () => {
     hide($('#extensionLoginError'));
     try {
