@@ -43,6 +43,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -89,7 +90,7 @@ def free_port() -> int:
 class StackOptions:
     """How to run the stack."""
 
-    delta: int = 8  # relative_locktime_block_delta of new competitions (e2e minimum: 8)
+    delta: int = 12  # relative_locktime_block_delta: ≥ 10 leaves room for Lightning payouts
     oracle_expiry_delay_secs: int = 120  # an event expires this long after its signing date
     automine_secs: float = 0.0  # 0: blocks only when a test mines them
     oracle_seed: str | None = None
@@ -189,6 +190,10 @@ class CoordinatorProcess:
         self.kill()
         return self.start(crash_points)
 
+    def supervise(self, crash_points: Sequence[str]) -> CrashSupervisor:
+        """Run with ``crash_points`` armed, restarting after each one fires (see below)."""
+        return CrashSupervisor(self, crash_points).start()
+
     def log_tail(self, lines: int = 60) -> str:
         if not self.log_path.exists():
             return "(no log)"
@@ -196,6 +201,89 @@ class CoordinatorProcess:
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+class CrashSupervisor:
+    """Keeps a coordinator running through its crash points.
+
+    It starts the coordinator with every point armed; each time the process dies at one (the
+    log says ``crash point <name> reached``), that point is recorded in :attr:`reached` and the
+    coordinator restarts on the same data with the points not yet reached. Clients see the
+    crash as a dropped connection and retry.
+    """
+
+    def __init__(self, process: CoordinatorProcess, crash_points: Sequence[str]) -> None:
+        self.process = process
+        self.remaining = list(crash_points)
+        self.reached: list[str] = []
+        self.restarts = 0
+        self.kills = 0
+        self._expected_kill = threading.Event()
+        self.error: BaseException | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="crash-supervisor", daemon=True)
+
+    def start(self) -> CrashSupervisor:
+        self.process.kill()
+        self.process.start(self.remaining)
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                proc = self.process.process
+                if proc is None or proc.poll() is None:
+                    self._stop.wait(0.05)
+                    continue
+                code = proc.wait()
+                if self._stop.is_set():
+                    return
+                if self._expected_kill.is_set() and code == -signal.SIGKILL:
+                    self._expected_kill.clear()
+                    self.kills += 1
+                    self.process.process = None
+                    self.process.start(self.remaining, wait=False)
+                    continue
+                fired = _last_crash_point(self.process.log_text())
+                if code != 137 or fired is None or fired not in self.remaining:
+                    raise RuntimeError(
+                        f"coordinator exited with {code} outside a crash point\n"
+                        f"{self.process.log_tail(40)}"
+                    )
+                self._expected_kill.clear()
+                self.remaining.remove(fired)
+                self.reached.append(fired)
+                self.restarts += 1
+                self.process.process = None
+                self.process.start(self.remaining, wait=False)
+        except BaseException as exc:  # surfaced by stop()
+            self.error = exc
+
+    def kill_now(self) -> None:
+        """SIGKILL the coordinator now; it is restarted like after a crash point."""
+        proc = self.process.process
+        if proc is None or proc.poll() is not None:
+            return
+        self._expected_kill.set()
+        proc.send_signal(signal.SIGKILL)
+        while self._expected_kill.is_set() and not self._stop.is_set():
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        """Stop supervising (the coordinator keeps running); re-raise a supervision error."""
+        self._stop.set()
+        self._thread.join(timeout=120)
+        if self.error is not None:
+            raise self.error
+
+
+def _last_crash_point(log: str) -> str | None:
+    marker = "crash point "
+    for line in reversed(log.splitlines()):
+        if line.startswith(marker) and line.endswith(" reached: exiting"):
+            return line[len(marker) : -len(" reached: exiting")]
+    return None
 
 
 class AdminClient:
