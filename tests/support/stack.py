@@ -461,7 +461,7 @@ class DevnetStack:
             return None
         from coordinator.config import load_settings
 
-        pins = load_settings(E2E_CONFIG, env={}).keymeld.pcr_pins
+        pins: dict[str | int, str] = dict(load_settings(E2E_CONFIG, env={}).keymeld.pcr_pins)
         trust = attestation_trust("test", pcr_pins=pins, trust_root_file=self.signer_root)
         return EnclaveTrust(trust)
 
