@@ -461,7 +461,8 @@ class DevnetStack:
             return None
         from coordinator.config import load_settings
 
-        pins: dict[str | int, str] = dict(load_settings(E2E_CONFIG, env={}).keymeld.pcr_pins)
+        configured = load_settings(E2E_CONFIG, env={}).keymeld.pcr_pins
+        pins: dict[str | int, str] = {name: value for name, value in configured.items()}
         trust = attestation_trust("test", pcr_pins=pins, trust_root_file=self.signer_root)
         return EnclaveTrust(trust)
 
