@@ -194,12 +194,9 @@ class CoordinatorApi:
     async def register(
         self, competition_id: uuid.UUID, ticket_id: uuid.UUID, sealed: SealedRegistration
     ) -> Any:
-        """Send the sealed registration (``{public_key, auth_pubkey, encrypted_envelope}``)."""
-        registration = {
-            "public_key": sealed.public_key.hex(),
-            "auth_pubkey": sealed.auth_pubkey.hex(),
-            "encrypted_envelope": sealed.encrypted_envelope.hex(),
-        }
+        """Send the sealed registration (``SealedRegistration`` JSON: the ticket id, both public
+        keys, the envelope and the enclave key epoch it was sealed for)."""
+        registration = sealed.to_json()
         path = self._ticket_path(competition_id, ticket_id) + "/registration"
         return await self.request("POST", path, body=registration)
 
