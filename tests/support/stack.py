@@ -271,9 +271,13 @@ class CrashSupervisor:
             time.sleep(0.05)
 
     def stop(self) -> None:
-        """Stop supervising (the coordinator keeps running); re-raise a supervision error."""
+        """Stop supervising, leaving the coordinator running (restarted without crash points if
+        it was down); re-raise a supervision error."""
         self._stop.set()
         self._thread.join(timeout=120)
+        if not self.process.running:
+            self.process.process = None
+            self.process.start()
         if self.error is not None:
             raise self.error
 
