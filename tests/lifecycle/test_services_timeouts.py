@@ -4,14 +4,22 @@ at start-up and never sent again."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import sqlite3
+from pathlib import Path
 
 import pytest
 
+from coordinator.adapters.sqlite.competitions import SqliteCompetitionStore
+from coordinator.adapters.sqlite.database import Database
+from coordinator.app.competitions.payouts import PayoutRequest, request_payout
 from coordinator.app.competitions.service import reconcile
+from coordinator.config import DbSettings
 from coordinator.domain.competitions.records import Payout, PayoutStatus, TxKind
 from coordinator.domain.competitions.states import State
 from coordinator.domain.ports.lightning import InvoiceState
+from coordinator_core.errors import ConflictError
 from coordinator_core.ids import uuid7
 from tests.lifecycle.factories import make_terms
 from tests.lifecycle.world import (
@@ -111,3 +119,63 @@ async def test_reconciliation_records_a_payment_the_database_missed(world: World
 
 async def _outcome_confirmed(world: World, competition_id) -> bool:  # type: ignore[no-untyped-def]
     return await confirmed_at(world, competition_id, TxKind.OUTCOME) is not None
+
+
+async def test_restore_from_an_older_database_never_pays_twice(world: World, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The database is restored from a backup taken before the last payout: reconciliation
+    holds that winner's payouts (a node payment of its amount is unexplained); a new invoice
+    is refused, the invoice the node already paid is recorded without paying again."""
+    lc = world.lc
+    terms = make_terms(3, 1, now=world.now(), start_in=dt.timedelta(minutes=30), values=1,
+                       locations=("KORD",))  # fmt: skip
+    await create(world, terms)
+    choices = [picks("KORD", "Over"), picks("KORD", "Under"), picks("KORD", "Under")]
+    seats = [await enter(world, await world.player(), terms.id, c) for c in choices]
+    await run_to(world, terms.id, State.AWAITING_ATTESTATION, mine=True)
+    attest(world, terms, 75.0)
+    await run_to(world, terms.id, State.OUTCOME_BROADCASTED)
+    await world.eventually(lambda: _outcome_confirmed(world, terms.id), mine=True)
+    winner = seats[0]
+    backup = tmp_path / "backup.db"
+    await asyncio.to_thread(_backup, world.db.path, backup)  # before the payout
+    invoice = await payout_invoice(world, winner)
+    paid = await sell_back_with(world, winner, invoice)
+    assert paid.status is PayoutStatus.SUCCEEDED
+    before = await balance(winner.player)
+
+    restored = Database("competitions", backup, DbSettings(read_connections=2))
+    restored.open()
+    world.closers.append(lambda: asyncio.to_thread(restored.close))
+    lc.store = SqliteCompetitionStore(restored)
+    assert await lc.store.payouts_of(terms.id) == []  # the restored database forgot it
+    await reconcile(lc, world.services.invoices)
+    (hold,) = await lc.store.holds()
+    assert hold.entry_id == winner.entry_id and hold.amount_sats == paid.amount_sats
+    with pytest.raises(ConflictError, match="on hold"):
+        await sell_back_with(world, winner, await payout_invoice(world, winner))
+    again = await sell_back_with(world, winner, invoice)  # the invoice the node paid
+    assert again.status is PayoutStatus.SUCCEEDED
+    assert await balance(winner.player) == before  # not paid a second time
+    assert await lc.store.holds() == []
+    await run_to(world, terms.id, State.COMPLETED, mine=True)
+
+
+def _backup(source: Path, target: Path) -> None:
+    src = sqlite3.connect(source)
+    dst = sqlite3.connect(target)
+    try:
+        src.backup(dst)
+    finally:
+        dst.close()
+        src.close()
+
+
+async def sell_back_with(world: World, seat, invoice: str):  # type: ignore[no-untyped-def]
+    return await request_payout(
+        world.lc,
+        world.services.sender,
+        seat.player.pubkey,
+        seat.competition_id,
+        seat.entry_id,
+        PayoutRequest(seat.ticket_id, seat.payout_preimage, seat.secret, invoice),
+    )

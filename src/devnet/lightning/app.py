@@ -301,6 +301,26 @@ async def track_payment(
         return _Stream(subscriber, lines)
 
 
+@lnd.get("/v1/payments")
+async def list_payments(
+    node: Node,
+    network: Network,
+    index_offset: StreamIndex = 0,
+    max_payments: Annotated[int, Query(ge=1, le=10_000)] = 100,
+    include_incomplete: bool = False,
+) -> dict[str, Any]:
+    """``ListPayments``: the node's payments after ``index_offset``, oldest first."""
+    records = network.payments(node, index_offset, max_payments)
+    if not include_incomplete:
+        records = [r for r in records if r.status == "SUCCEEDED"]
+    return {
+        "payments": [lnd_json.payment(r) for r in records],
+        "first_index_offset": str(records[0].payment_index if records else 0),
+        "last_index_offset": str(records[-1].payment_index if records else index_offset),
+        "total_num_payments": str(len(records)),
+    }
+
+
 @lnd.get("/v2/router/payments")
 async def track_payments(node: Node, hub: Hub, no_inflight_updates: bool = False) -> Response:
     with _opened(hub.subscribe_payments(node.alias)) as subscriber:

@@ -457,6 +457,10 @@ class LightningNetwork:
             self._hub.invoice_changed(invoice_update)
         return updates[-1]
 
+    def payments(self, node: NodeRecord, index_offset: int, limit: int) -> list[PaymentRecord]:
+        """The node's payments after ``index_offset``, oldest first (``ListPayments``)."""
+        return self._store.payments_after(node.alias, index_offset, limit)
+
     def payment(self, node: NodeRecord, payment_hash: bytes) -> PaymentRecord:
         payment = self._store.payment(node.alias, payment_hash)
         if payment is None:

@@ -239,6 +239,14 @@ class LightningStore:
             (dest, payment_hash),
         )
 
+    def payments_after(self, node: str, index_offset: int, limit: int) -> list[PaymentRecord]:
+        return self._all(
+            PaymentRecord,
+            "SELECT * FROM payments WHERE node = ? AND payment_index > ? "
+            "ORDER BY payment_index LIMIT ?",
+            (node, index_offset, limit),
+        )
+
     def save_payment(self, payment: PaymentRecord) -> None:
         self._save("payments", payment)
 

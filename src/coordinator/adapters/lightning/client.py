@@ -61,6 +61,7 @@ log = logging.getLogger(__name__)
 
 MAX_MEMO_BYTES = 1024  # LND's limit
 MAX_CLTV_DELTA = 2016  # LND's largest final CLTV delta and route time lock
+PAYMENTS_PAGE = 500
 
 
 class LndRestClient:
@@ -354,6 +355,31 @@ class LndRestClient:
             params={"no_inflight_updates": "false"},
         )
         return self._own_payment(message, payment_hash)
+
+    async def list_payments(self, max_payments: int = 10_000) -> list[Payment]:
+        """``GET /v1/payments`` page by page (``index_offset``), in flight ones included."""
+        found: list[Payment] = []
+        offset = 0
+        while len(found) < max_payments:
+            page = min(PAYMENTS_PAGE, max_payments - len(found))
+            answer = await self._transport.call(
+                "GET",
+                "/v1/payments",
+                params={
+                    "include_incomplete": "true",
+                    "index_offset": str(offset),
+                    "max_payments": str(page),
+                },
+            )
+            items = answer.get("payments") or []
+            if not isinstance(items, list):
+                raise PermanentError("LND ListPayments: payments is not a list")
+            found.extend(parse_payment(item) for item in items)
+            last = int(str(answer.get("last_index_offset") or 0))
+            if len(items) < page or last <= offset:
+                break
+            offset = last
+        return found
 
     def subscribe_payments(self, pending: PendingHashes | None = None) -> AsyncIterator[Payment]:
         def open_stream() -> AbstractAsyncContextManager[AsyncIterator[dict[str, Any]]]:

@@ -111,8 +111,7 @@ async def request_payout(
         raise ValidationError("ephemeral_private_key is not the entry's key")
     if hashlib.sha256(request.payout_preimage).digest() != entry.payout_hash:
         raise ValidationError("payout_preimage does not match the entry's payout_hash")
-    if any(h.entry_id == entry.id for h in await lc.store.holds()):
-        raise ConflictError("payouts of this entry are on hold for an operator's review")
+    holds = {h.payment_hash for h in await lc.store.holds() if h.entry_id == entry.id}
     for existing in await lc.store.payouts_of_entry(entry.id):
         if existing.status is PayoutStatus.SUCCEEDED:
             raise ConflictError("this entry was already paid out")
@@ -123,6 +122,9 @@ async def request_payout(
     if limit is None:
         raise ConflictError("the payout window is not open (outcome not confirmed, or over)")
     decoded = lc.lightning.decode_invoice(request.ln_invoice, amount * 1000)
+    if holds and decoded.payment_hash not in holds:
+        # Only the invoice the node already paid may be presented again (it is not paid twice).
+        raise ConflictError("payouts of this entry are on hold for an operator's review")
     if not window_allows(limit, decoded.min_final_cltv_expiry):
         raise ValidationError(
             f"the invoice needs a final CLTV delta of {decoded.min_final_cltv_expiry} blocks; "
@@ -148,7 +150,10 @@ async def request_payout(
     )
     await lc.store.insert_payout(payout)
     log.info("payout %s of %d sats to entry %s requested", payout.id, amount, entry.id)
-    return await sender.send(payout.id)
+    result = await sender.send(payout.id)
+    if holds and result.status is PayoutStatus.SUCCEEDED:
+        await lc.store.release_hold(entry.id, lc.clock())
+    return result
 
 
 class PayoutSender:

@@ -13,16 +13,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from dataclasses import dataclass, field
 
 from coordinator.app import metrics
 from coordinator.app.competitions.context import Lifecycle
+from coordinator.app.competitions.contracts import entry_by_player, outcome_of, params_of
 from coordinator.app.competitions.payouts import PayoutSender
 from coordinator.app.competitions.processor import Processor
 from coordinator.app.competitions.registration import forward, forward_pending
 from coordinator.app.competitions.tickets import InvoiceWatcher
 from coordinator.app.tasks import BackgroundTasks, run_periodically
-from coordinator.domain.competitions.records import PayoutStatus, Ticket
+from coordinator.domain.competitions.payouts import payout_amount
+from coordinator.domain.competitions.records import PayoutHold, PayoutStatus, Ticket
+from coordinator.domain.competitions.states import State
 from coordinator.domain.ports.lightning import PaymentStatus
 from coordinator_core.errors import ConflictError, CoordinatorError, NotFoundError
 
@@ -146,4 +150,54 @@ async def reconcile(lc: Lifecycle, invoices: InvoiceWatcher) -> None:
         elif tx.broadcast_at is None:
             await lc.store.mark_tx_broadcast(tx.txid, lc.clock())
             log.info("reconciled: %s transaction %s was broadcast", tx.kind, tx.txid)
+    await hold_unexplained_payments(lc)
     await invoices.poll()
+
+
+async def hold_unexplained_payments(lc: Lifecycle) -> None:
+    """A node payment no payout row explains means the database is older than the node's
+    record (a restore from backup). If its amount is what an unpaid winner of a settling
+    competition is owed, that winner's payouts are held for an operator: paying it again
+    with another invoice could pay twice. (Asking again with the same invoice is safe: the
+    node's record of that payment is found and recorded.)"""
+    explained = await lc.store.all_payment_hashes()
+    held = {(h.entry_id, h.payment_hash) for h in await lc.store.holds(active_only=False)}
+    unexplained = [
+        p
+        for p in await lc.lightning.list_payments()
+        if p.status is not PaymentStatus.FAILED and p.payment_hash not in explained
+    ]
+    if not unexplained:
+        return
+    owed = await unpaid_winners(lc)
+    for payment in unexplained:
+        amount = payment.amount_msat // 1000
+        for entry_id, owed_sats in owed:
+            if owed_sats != amount or (entry_id, payment.payment_hash) in held:
+                continue
+            reason = f"a node payment of {amount} sats that no payout record explains"
+            if await lc.store.insert_hold(
+                PayoutHold(entry_id, payment.payment_hash, amount, reason, lc.clock())
+            ):
+                log.warning("payouts of entry %s held: %s", entry_id, reason)
+                metrics.SETTLEMENT_ALERTS.inc(action="payout_hold")
+
+
+async def unpaid_winners(lc: Lifecycle) -> list[tuple[uuid.UUID, int]]:
+    """(entry id, sats owed) of every winner of a settling competition not yet paid."""
+    found: list[tuple[uuid.UUID, int]] = []
+    for competition_id in await lc.store.active_ids():
+        c = await lc.store.load(competition_id)
+        if c is None or c.state is not State.OUTCOME_BROADCASTED or c.settled_outcome is None:
+            continue
+        params = params_of(c)
+        weights = params.outcome_payouts[outcome_of(c.settled_outcome)]
+        for player, entry in entry_by_player(await lc.store.entries_of(c.id)).items():
+            if player not in weights:
+                continue
+            payouts = await lc.store.payouts_of_entry(entry.id)
+            if any(p.status is PayoutStatus.SUCCEEDED for p in payouts):
+                continue
+            amount = payout_amount(params.funding_value, weights, player, len(params.players))
+            found.append((entry.id, amount))
+    return found

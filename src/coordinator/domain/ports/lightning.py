@@ -178,6 +178,10 @@ class LightningNode(Protocol):
         """Current state of an outgoing payment; NotFoundError when never started."""
         ...
 
+    async def list_payments(self, max_payments: int = 10_000) -> list[Payment]:
+        """Every outgoing payment the node knows (in flight ones too), oldest first."""
+        ...
+
     def subscribe_invoices(self, pending: PendingHashes | None = None) -> AsyncIterator[Invoice]:
         """Invoice updates forever, reconnecting and re-checking pending invoices as needed."""
         ...
