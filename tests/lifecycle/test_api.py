@@ -82,6 +82,9 @@ async def test_happy_path_five_entries_three_places(live: DevnetStack) -> None:
     async with stack.lightning_control() as control:
         coordinator_before = (await control.node("coordinator")).balance_msat
     records = [await enter(stack, p, cid, c) for p, c in zip(players, choices, strict=True)]
+    async with httpx.AsyncClient(base_url=stack.coordinator.url, trust_env=False) as http:
+        private = (await http.get(f"/api/v1/competitions/{cid}/leaderboard")).json()
+    assert private["public"] is False or private["rows"][0]["picks"]  # picks only after kickoff
     await wait_state(stack, cid, "awaiting_attestation", within=180, mine=True)
     stack.post_weather(**weather(body, 75.0))
     stack.attest(uuid.UUID(cid))
@@ -131,6 +134,10 @@ async def test_happy_path_five_entries_three_places(live: DevnetStack) -> None:
     close_fee = outcome.outputs[0].value - close_value
     anchor = sum(o.value for o in outcome.outputs[1:])
     assert pool == close_value + outcome_fee + close_fee + anchor
+    async with httpx.AsyncClient(base_url=stack.coordinator.url, trust_env=False) as http:
+        board = (await http.get(f"/api/v1/competitions/{cid}/leaderboard")).json()
+    assert board["public"] is True
+    assert [r["entry_id"] for r in board["rows"][:3]] == [r.entry_id for r in records[:3]]
     # Players see their entries, with the payout.
     mine_entries = await players[0].api.entries()
     assert [e["id"] for e in mine_entries] == [records[0].entry_id]

@@ -127,6 +127,12 @@ async def get_competition(
     return competition_json(c, signed_contract=include_signed_contract)
 
 
+@router.get("/competitions/{competition_id}/leaderboard")
+async def get_leaderboard(competition_id: uuid.UUID, svc: Services) -> dict[str, Any]:
+    """Entries ranked by the oracle's scoring (picks public from kickoff on)."""
+    return await svc.board.rows(competition_id)
+
+
 @router.post("/competitions/{competition_id}/ticket")
 async def reserve(
     competition_id: uuid.UUID, caller: Caller, svc: Services, body: TicketBody | None = None

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from coordinator.app import metrics
 from coordinator.app.competitions.context import Lifecycle
 from coordinator.app.competitions.contracts import entry_by_player, outcome_of, params_of
+from coordinator.app.competitions.leaderboard import Leaderboard
 from coordinator.app.competitions.payouts import PayoutSender
 from coordinator.app.competitions.processor import Processor
 from coordinator.app.competitions.registration import forward, forward_pending
@@ -52,12 +53,14 @@ class CompetitionServices:
     processor: Processor = field(init=False)
     sender: PayoutSender = field(init=False)
     invoices: InvoiceWatcher = field(init=False)
+    board: Leaderboard = field(init=False)
     reconciled: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:
         self.processor = Processor(self.lc)
         self.sender = PayoutSender(self.lc)
         self.invoices = InvoiceWatcher(self.lc, self.on_paid)
+        self.board = Leaderboard(self.lc)
 
     async def on_paid(self, ticket: Ticket) -> None:
         """A ticket's entry fee is held: forward its signer registration, look at the
