@@ -187,3 +187,23 @@ def test_ecdsa_signatures_are_low_s_and_high_s_is_refused() -> None:
     pubkey = crypto.public_key(secret)
     assert ecdsa.verify(pubkey, digest, signature)
     assert not ecdsa.verify(pubkey, digest, high)
+
+
+def test_peer_json_is_read_strictly() -> None:
+    from coordinator_core.keymeld.wire import WireError, as_bytes, as_uuid, loads
+
+    with pytest.raises(WireError, match="duplicate key"):
+        loads(b'{"a": 1, "b": {"c": 1, "c": 2}}', "body", 1024)
+    with pytest.raises(WireError, match="larger than"):
+        loads(b"[" + b"1," * 600 + b"1]", "body", 1024)
+    with pytest.raises(WireError, match="not JSON"):
+        loads(b'{"a": NaN}', "body", 1024)
+    with pytest.raises(WireError, match="integers 0–255"):
+        as_bytes([1, True, 3], "bytes")
+    with pytest.raises(WireError, match="integers 0–255"):
+        as_bytes([1, 256], "bytes")
+    with pytest.raises(WireError, match="expected 3 bytes"):
+        as_bytes([1, 2], "bytes", 3)
+    assert as_uuid("0190A1B2-C3D4-7E5F-8A9B-0C1D2E3F4A5B", "id") == KEYGEN_ID
+    with pytest.raises(WireError):
+        as_uuid("0190a1b2c3d47e5f8a9b0c1d2e3f4a5b", "id")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, ClassVar, Final
 
 from coordinator_core.keymeld import crypto
@@ -251,6 +252,10 @@ class SignedManifest:
         )
 
     def to_json(self) -> Json:
+        return self._json
+
+    @cached_property
+    def _json(self) -> Json:  # immutable value: serialized once (manifests hold every subset)
         return {"manifest": self.manifest.to_json(), "signature": byte_list(self.signature)}
 
     @classmethod
@@ -261,7 +266,7 @@ class SignedManifest:
             _sig(required(obj, "signature", what), f"{what}.signature"),
         )
 
-    @property
+    @cached_property
     def manifest_hash(self) -> bytes:
         """The session's identity in every later proof."""
         return crypto.authorization_digest(Domain.SIGNED_SESSION_MANIFEST, self.to_json())
@@ -590,6 +595,10 @@ class BatchItem:
     subset_id: str | None
 
     def to_json(self) -> Json:
+        return self._json
+
+    @cached_property
+    def _json(self) -> Json:
         mode: dict[str, Json]
         if self.encrypted_adaptor_configs is None:
             mode = {"type": "regular", "encrypted_message": self.encrypted_message}
@@ -609,6 +618,10 @@ class BatchItem:
 
     def enclave_item(self) -> Json:
         """The ``EnclaveBatchItem`` projection that authorizations sign."""
+        return self._enclave_item
+
+    @cached_property
+    def _enclave_item(self) -> Json:
         return {
             "batch_item_id": self.batch_item_id,
             "encrypted_message": self.encrypted_message,

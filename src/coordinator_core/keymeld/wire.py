@@ -170,11 +170,9 @@ def loads(data: bytes, what: str, max_bytes: int) -> Any:
         raise WireError(f"{what}: larger than {max_bytes} bytes")
 
     def unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for key, item in pairs:
-            if key in out:
-                raise WireError(f"{what}: duplicate key {key!r}")
-            out[key] = item
+        out = dict(pairs)
+        if len(out) != len(pairs):
+            raise WireError(f"{what}: duplicate key in an object")
         return out
 
     def no_constants(name: str) -> Any:

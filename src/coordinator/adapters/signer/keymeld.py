@@ -178,10 +178,9 @@ def _random_secret() -> bytes:
 
 def _derived_uuid(*parts: str) -> str:
     """A UUID (version 4 layout) derived from ``parts``: stable ids for resumed batches."""
-    digest = bytearray(hashlib.sha256("\x00".join(parts).encode()).digest()[:16])
-    digest[6] = 0x40 | (digest[6] & 0x0F)
-    digest[8] = 0x80 | (digest[8] & 0x3F)
-    return str(uuid.UUID(bytes=bytes(digest)))
+    h = hashlib.sha256("\x00".join(parts).encode()).hexdigest()
+    variant = "89ab"[int(h[16], 16) & 3]
+    return f"{h[0:8]}-{h[8:12]}-4{h[13:16]}-{variant}{h[17:20]}-{h[20:32]}"
 
 
 class KeymeldSigner:
