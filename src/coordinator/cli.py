@@ -11,6 +11,7 @@ import click
 
 from coordinator import __version__
 from coordinator.app.admin_cli import admin as admin_group
+from coordinator.app.backup_cli import backup as backup_group
 from coordinator.app.keys import keys as keys_group
 from coordinator.app.wallet_cli import wallet as wallet_group
 from coordinator.config import Settings, load_settings
@@ -158,6 +159,7 @@ cli.add_command(wallet_group)
 cli.add_command(admin_group)
 cli.add_command(player_group)
 cli.add_command(keys_group)
+cli.add_command(backup_group)
 
 
 @cli.group()

@@ -229,6 +229,60 @@ class CompetitionSettings(_Section):
         return self
 
 
+class BackupSettings(_Section):
+    """Continuous backups of every database to S3-compatible storage through Litestream.
+
+    The Litestream configuration is generated from this section (``coordinator backup
+    config``); it is never edited by hand. Credentials come from the environment
+    (``AWS_ACCESS_KEY_ID`` / ``AWS_SECRET_ACCESS_KEY``, or an instance role) or from 0600 files.
+    """
+
+    enabled: bool = False
+    bucket: str = Field("coordinator-db-backups", pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+    # Key prefix inside the bucket; each database is replicated under <prefix>/<file name>.
+    path: str = Field("coordinator", pattern=r"^[A-Za-z0-9._/-]{0,200}$")
+    # S3-compatible endpoint (MinIO, moto, …); None: AWS S3 in ``region``.
+    endpoint: str | None = None
+    region: str = Field("us-east-1", pattern=r"^[a-z0-9-]{1,32}$")
+    force_path_style: bool = False
+    access_key_id_file: Path | None = None
+    secret_access_key_file: Path | None = None
+    sync_interval_secs: float = Field(10.0, ge=0.1, le=3600)
+    snapshot_interval_secs: float = Field(3600.0, ge=60, le=7 * 86_400)
+    retention_secs: float = Field(168 * 3600.0, ge=3600, le=365 * 86_400)
+    # True: ``coordinator serve`` runs ``litestream replicate`` as a child and restarts it when
+    # it dies; False: a sidecar runs it (``coordinator backup replicate``).
+    supervise: bool = True
+    # Litestream's own metrics listener (127.0.0.1), how the coordinator sees it is alive.
+    litestream_port: int = Field(9095, ge=1, le=65535)
+    # How often replica positions are read for ``backup status``, readiness and metrics.
+    status_interval_secs: float = Field(15.0, gt=0, le=3600)
+    # Readiness fails when a database has changes older than this not yet in the replica.
+    max_lag_secs: float = Field(120.0, gt=0)
+    # Restore a missing database from its replica at start-up (before migrations).
+    restore_on_start: bool = True
+    # Where the generated Litestream configuration is written (default: the data folder).
+    config_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _credentials_in_pairs(self) -> BackupSettings:
+        if (self.access_key_id_file is None) != (self.secret_access_key_file is None):
+            raise ValueError(
+                "access_key_id_file and secret_access_key_file are set together or not at all"
+            )
+        return self
+
+
+class MetricsSettings(_Section):
+    """The Prometheus metrics listener (unauthenticated: keep it on a private address)."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(9992, ge=1, le=65535)
+    # Database gauges (competitions by state, …) are recomputed at most this often.
+    refresh_secs: float = Field(15.0, ge=0, le=3600)
+
+
 class DevnetSettings(_Section):
     """Local protocol-compatible stand-ins started by ``coordinator dev``. Never in production."""
 
@@ -246,6 +300,7 @@ class DevnetSettings(_Section):
     signer_max_batch_items: int = Field(REAL_GATEWAY.max_batch_items, ge=1)
     signer_max_signing_sessions: int = Field(REAL_GATEWAY.max_signing_sessions, ge=1)
     s3_port: int = Field(4566, ge=1, le=65535)
+    s3_bucket: str = "coordinator-db-backups"  # created by the devnet S3 service
     startup_timeout_secs: float = Field(30.0, gt=0)
 
 
@@ -262,6 +317,8 @@ class Settings(_Section):
     lightning: LightningSettings = LightningSettings()
     keymeld: KeymeldSettings = KeymeldSettings()
     competitions: CompetitionSettings = CompetitionSettings()
+    backup: BackupSettings = BackupSettings()
+    metrics: MetricsSettings = MetricsSettings()
     devnet: DevnetSettings | None = None
 
     @model_validator(mode="after")

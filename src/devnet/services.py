@@ -26,6 +26,16 @@ class ServiceSpec:
 # Filled in as services are implemented; order is start order (dependencies first).
 SERVICES: list[ServiceSpec] = [
     ServiceSpec(
+        name="s3",
+        title="S3 object store (moto, backups)",
+        module="devnet.s3",
+        port_setting="s3_port",
+        health_path="/moto-api/",
+        usage="in memory; Litestream replicates the databases here "
+        "(keys in <devnet data>/s3/access_key_id, secret_access_key)",
+        setting_options=(("--bucket", "s3_bucket"),),
+    ),
+    ServiceSpec(
         name="chain",
         title="regtest chain (Esplora API)",
         module="devnet.chain",

@@ -50,9 +50,10 @@ def wait_healthy(url: str, process: subprocess.Popen[bytes], timeout: float) -> 
 def test_serve_answers_health_and_checkpoints_on_sigterm(tmp_path: Path) -> None:
     """Both listeners run in one process over one runtime and stop together on SIGTERM."""
     port, admin_port = free_port(), free_port()
+    # Without replication: the coordinator truncates its WAL itself at shutdown.
     process = subprocess.Popen(
         [sys.executable, "-m", "coordinator", "--config", "config/local.toml", "serve"],
-        env=isolated_env(tmp_path, port, admin_port),
+        env={**isolated_env(tmp_path, port, admin_port), "COORDINATOR__BACKUP__ENABLED": "false"},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )

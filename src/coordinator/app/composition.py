@@ -14,6 +14,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Protocol
 
+from coordinator.adapters.backup import litestream
+from coordinator.adapters.backup.litestream import LitestreamReplicas
 from coordinator.adapters.chain.esplora import EsploraClient
 from coordinator.adapters.lightning.client import LndRestClient
 from coordinator.adapters.oracle.client import NoaaOracleClient
@@ -25,6 +27,7 @@ from coordinator.adapters.sqlite.users import SqliteUserStore
 from coordinator.adapters.wallet.bdk_wallet import BdkWallet
 from coordinator.config import Settings
 from coordinator.domain.keys import CoordinatorKeys
+from coordinator.domain.ports.backup import BackupReplicas
 from coordinator.domain.ports.chain import ChainSource
 from coordinator.domain.ports.competitions import CompetitionStore
 from coordinator.domain.ports.lightning import LightningNode
@@ -47,6 +50,9 @@ class Store(Protocol):
 
     @property
     def writer_alive(self) -> bool: ...
+
+    @property
+    def queue_depth(self) -> int: ...
 
     async def quick_check(self) -> bool: ...
 
@@ -99,6 +105,26 @@ def user_store(db: Store) -> UserStore:
     return SqliteUserStore(_sqlite(db))
 
 
+def backup_replicas(settings: Settings) -> BackupReplicas:
+    """The Litestream replicas of every database (``[backup]``)."""
+    return LitestreamReplicas(settings)
+
+
+def replicator_command(settings: Settings) -> tuple[list[str], dict[str, str]]:
+    """``litestream replicate`` on the generated configuration, and its environment."""
+    return litestream.replicate_argv(settings), litestream.environment(settings)
+
+
+def replicator_metrics_url(settings: Settings) -> str:
+    """Where the replicator answers while it runs (its Prometheus endpoint)."""
+    return f"http://127.0.0.1:{settings.backup.litestream_port}/metrics"
+
+
+def backup_config_text(settings: Settings) -> str:
+    """The generated Litestream configuration."""
+    return litestream.config_text(settings)
+
+
 async def open_databases(settings: Settings) -> dict[str, Store]:
     """Migrate and open every database; on failure, close the ones already opened."""
     databases: dict[str, Store] = {}
@@ -108,7 +134,7 @@ async def open_databases(settings: Settings) -> dict[str, Store]:
             applied = await asyncio.to_thread(migrations.migrate, name, path)
             if applied:
                 log.info("%s: applied migrations %s", name, ", ".join(applied))
-            db = Database(name, path, settings.db)
+            db = Database(name, path, settings.db, replicated=settings.backup.enabled)
             db.open()
             databases[name] = db
     except BaseException:

@@ -39,6 +39,10 @@ class Child:
     usage: str = ""
     env: tuple[tuple[str, str], ...] = ()  # added to the inherited environment
 
+    @property
+    def lines(self) -> list[str]:
+        return [line for line in self.usage.splitlines() if line]
+
 
 def plan_children(settings: Settings, config_path: Path | None) -> list[Child]:
     """The devnet services followed by the coordinator, with their command lines."""
@@ -51,9 +55,12 @@ def plan_children(settings: Settings, config_path: Path | None) -> list[Child]:
     if config_path is not None:
         argv += ["--config", str(config_path)]
     admin = settings.admin
-    usage = (
-        f"admin listener http://{admin.host}:{admin.port} "
-        f"(Authorization: Bearer <token in {admin.token_file}>)"
+    usage = "\n".join(
+        [
+            f"admin listener http://{admin.host}:{admin.port} "
+            f"(Authorization: Bearer <token in {admin.token_file}>)",
+            *_operations_lines(settings),
+        ]
     )
     children.append(
         Child(
@@ -63,7 +70,7 @@ def plan_children(settings: Settings, config_path: Path | None) -> list[Child]:
             url,
             f"{url}/api/v1/health_check",
             usage,
-            tuple(devnet_endpoints(devnet).items()),
+            tuple({**devnet_endpoints(devnet), **_backup_env(settings)}.items()),
         )
     )
     return children
@@ -89,6 +96,34 @@ def devnet_endpoints(devnet: DevnetSettings) -> dict[str, str]:
             devnet.data_folder / "signer" / "attestation" / "root.pem"
         ),
     }
+
+
+def _backup_env(settings: Settings) -> dict[str, str]:
+    """Point the coordinator's backups at the devnet S3 on whatever port it really has."""
+    if not settings.backup.enabled or settings.devnet is None:
+        return {}
+    devnet = settings.devnet
+    keys = devnet.data_folder / "s3"
+    return {
+        "COORDINATOR__BACKUP__ENDPOINT": f"http://{devnet.host}:{devnet.s3_port}",
+        "COORDINATOR__BACKUP__FORCE_PATH_STYLE": "true",
+        "COORDINATOR__BACKUP__BUCKET": devnet.s3_bucket,
+        "COORDINATOR__BACKUP__ACCESS_KEY_ID_FILE": str(keys / "access_key_id"),
+        "COORDINATOR__BACKUP__SECRET_ACCESS_KEY_FILE": str(keys / "secret_access_key"),
+    }
+
+
+def _operations_lines(settings: Settings) -> list[str]:
+    lines = []
+    backup = settings.backup
+    if backup.enabled:
+        lines.append(
+            f"backups: Litestream -> s3://{backup.bucket}/{backup.path} every "
+            f"{backup.sync_interval_secs:g}s (`coordinator backup status`)"
+        )
+    if settings.metrics.enabled:
+        lines.append(f"metrics: http://{settings.metrics.host}:{settings.metrics.port}/metrics")
+    return lines
 
 
 def _devnet_child(devnet: DevnetSettings, spec: ServiceSpec) -> Child:
@@ -210,8 +245,8 @@ class Supervisor:
         print("\nForecast Coordinator devnet is ready:", flush=True)
         for child in self.children:
             print(f"  {child.title.ljust(width)}  {child.url}", flush=True)
-            if child.usage:
-                print(f"  {' ' * width}  {child.usage}", flush=True)
+            for line in child.lines:
+                print(f"  {' ' * width}  {line}", flush=True)
         if self.steps:
             print("Create a competition and enter it (in another terminal):", flush=True)
             for step in self.steps:

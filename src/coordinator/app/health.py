@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 
 from coordinator.app.composition import Store
 from coordinator.app.tasks import BackgroundTasks, run_periodically
+from coordinator_core.observed_calls import CallRecord, add_observer
 
 INTEGRITY_TASK = "integrity_check"
 #: Missed refreshes after which the cached verdict no longer counts as current.
@@ -76,3 +77,40 @@ def health_problems(
         if not db.writer_alive
     ]
     return problems + integrity.problems()
+
+
+#: Consecutive failed calls after which a service counts as unreachable for readiness.
+UNREACHABLE_AFTER_FAILURES = 3
+
+
+class DependencyTracker:
+    """Consecutive failed calls per external service (fed by the call observers)."""
+
+    def __init__(self, threshold: int = UNREACHABLE_AFTER_FAILURES) -> None:
+        self.threshold = threshold
+        self.failures: dict[str, int] = {}
+
+    def __call__(self, record: CallRecord) -> None:
+        self.failures[record.service] = (
+            self.failures.get(record.service, 0) + 1 if record.error is not None else 0
+        )
+
+    def problems(self) -> list[str]:
+        return [
+            f"{service} unreachable: the last {count} calls failed"
+            for service, count in sorted(self.failures.items())
+            if count >= self.threshold
+        ]
+
+
+DEPENDENCIES = DependencyTracker()
+
+
+def track_dependencies() -> None:
+    """Count every external call's outcome from now on (idempotent)."""
+    add_observer(DEPENDENCIES)
+
+
+def dependency_problems() -> list[str]:
+    """External services whose recent calls all failed."""
+    return DEPENDENCIES.problems()

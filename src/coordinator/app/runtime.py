@@ -10,11 +10,17 @@ from coordinator.app import composition
 from coordinator.app.auth.accounts import Accounts
 from coordinator.app.auth.admin_token import AdminToken, load_admin_token
 from coordinator.app.auth.pow import ProofOfWork
+from coordinator.app.backup import Backups, restore_missing_at_start
 from coordinator.app.bitcoin import Bitcoin, start_bitcoin
 from coordinator.app.competitions.context import Lifecycle
 from coordinator.app.competitions.service import CompetitionServices
 from coordinator.app.composition import Store
-from coordinator.app.health import IntegrityMonitor, health_problems
+from coordinator.app.health import (
+    IntegrityMonitor,
+    dependency_problems,
+    health_problems,
+    track_dependencies,
+)
 from coordinator.app.keys import ensure_key_layout, load_keys
 from coordinator.app.tasks import BackgroundTasks
 from coordinator.config import Settings
@@ -46,6 +52,7 @@ class Runtime:
     competitions: CompetitionServices | None = None  # the lifecycle; set by ``start``
     accounts: Accounts | None = None  # users.db accounts; set by ``start``
     pow: ProofOfWork | None = None  # sign-up proof of work; set by ``start``
+    backups: Backups | None = None  # replication, when ``[backup] enabled``
 
     @property
     def competitions_db(self) -> Store:
@@ -70,6 +77,9 @@ class Runtime:
             create_if_missing=settings.profile != "production",
         )
         keys = load_keys(settings)
+        track_dependencies()
+        # A missing database comes back from its replica before migrations touch it.
+        await asyncio.to_thread(restore_missing_at_start, settings)
         databases = await composition.open_databases(settings)
         try:
             await ensure_key_layout(settings, keys, databases["competitions"])
@@ -98,6 +108,8 @@ class Runtime:
                 settings.bitcoin.refresh_blocks_secs,
             )
             runtime.start_competitions()
+            if settings.backup.enabled:
+                runtime.backups = Backups.start(settings)
         except BaseException:
             composition.close_databases(databases.values())
             raise
@@ -137,6 +149,13 @@ class Runtime:
         assert self.integrity is not None, "runtime not started"
         return health_problems(self.tasks, self.databases, self.integrity)
 
+    def readiness_problems(self) -> list[str]:
+        """Reasons not to send traffic here: health, replication, unreachable services."""
+        problems = self.health_problems()
+        if self.backups is not None:
+            problems += self.backups.problems()
+        return problems + dependency_problems()
+
     async def stop(self) -> None:
         """Stop background tasks, then checkpoint (TRUNCATE) and close every database."""
         await self.tasks.stop(grace_secs=self.settings.api.shutdown_timeout_secs)
@@ -149,3 +168,5 @@ class Runtime:
                 await close()
         for db in self.databases.values():
             await asyncio.to_thread(db.close)
+        if self.backups is not None:
+            await self.backups.stop()

@@ -32,6 +32,7 @@ from coordinator.app.competitions.admin_api import router as competitions_admin_
 from coordinator.app.competitions.api import router as competitions_router
 from coordinator.app.errors import install_error_handlers
 from coordinator.app.openapi_errors import document_errors
+from coordinator.app.probes import probes_router
 from coordinator.app.runtime import Runtime
 from coordinator.app.web.site import install_admin_pages, install_public_pages
 from coordinator.config import Settings
@@ -106,6 +107,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     app.state.user_limits = UserLimits(settings.auth)
     app.include_router(health_router)
     app.include_router(users_router)
+    app.include_router(probes_router)
     app.include_router(competitions_router)
     install_public_pages(app, settings)
     return app

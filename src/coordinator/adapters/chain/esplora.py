@@ -32,6 +32,7 @@ from coordinator.domain.ports.chain import (
 )
 from coordinator_core.errors import TransientError, ValidationError
 from coordinator_core.http_body import read_bounded
+from coordinator_core.observed_calls import ObservedTransport
 from coordinator_core.validation import decimal_int, is_hex
 from ticketdlc.bitcoin.encoding import DecodeError
 from ticketdlc.bitcoin.tx import Transaction
@@ -138,7 +139,7 @@ class EsploraClient:
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
             timeout=httpx.Timeout(timeout_secs, connect=min(timeout_secs, 5.0)),
-            transport=transport,
+            transport=ObservedTransport("chain", transport),
             follow_redirects=False,
         )
 

@@ -29,6 +29,7 @@ from coordinator_core.errors import (
     TransientError,
 )
 from coordinator_core.http_body import read_bounded
+from coordinator_core.observed_calls import ObservedTransport
 
 log = logging.getLogger(__name__)
 
@@ -109,10 +110,16 @@ class LndTransport:
         self._http = httpx.AsyncClient(
             base_url=url,
             headers=headers,
-            verify=verify,
             timeout=httpx.Timeout(timeout_secs),
             trust_env=False,
-            limits=httpx.Limits(max_connections=50, max_keepalive_connections=10),
+            transport=ObservedTransport(
+                "lightning",
+                httpx.AsyncHTTPTransport(
+                    verify=verify,
+                    trust_env=False,
+                    limits=httpx.Limits(max_connections=50, max_keepalive_connections=10),
+                ),
+            ),
         )
 
     async def aclose(self) -> None:

@@ -54,6 +54,7 @@ from coordinator_core.keyfile import load_or_create_secret
 from coordinator_core.nip98 import build_auth_header
 from coordinator_core.nostr import npub_encode
 from coordinator_core.observations import DataSource, Forecast, Observation, Station
+from coordinator_core.observed_calls import ObservedTransport
 from coordinator_core.oracle_api import Event, KeyResponse, rfc3339
 from ticketdlc.competition import (
     DEFAULT_MAX_OUTCOMES,
@@ -117,7 +118,7 @@ class NoaaOracleClient:
         self._last_created_at = 0
         self._http = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout_secs, connect=min(timeout_secs, 5.0)),
-            transport=transport,
+            transport=ObservedTransport("oracle", transport),
             follow_redirects=False,
         )
 

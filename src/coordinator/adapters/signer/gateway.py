@@ -36,6 +36,7 @@ from coordinator_core.keymeld.api import (
     SlotsResponse,
 )
 from coordinator_core.keymeld.wire import Json, WireError, as_object, loads
+from coordinator_core.observed_calls import ObservedTransport
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +91,7 @@ class KeymeldGateway:
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
             timeout=httpx.Timeout(timeout_secs, connect=min(timeout_secs, 5.0)),
-            transport=transport,
+            transport=ObservedTransport("signer", transport),
             follow_redirects=False,
         )
 

@@ -5,6 +5,13 @@ Every write is a function ``fn(conn) -> T`` that the single writer thread runs i
 multi-statement writes are atomic and writers never contend for the lock. Callers await the
 result (or call the ``*_sync`` variants from threads). Reads run on separate connections, each
 inside its own deferred transaction, so they see every write committed before they started.
+
+Checkpoints: on its own, the writer checkpoints automatically (``wal_autocheckpoint``) and
+truncates the WAL when it closes. A *replicated* database (Litestream) leaves checkpoints to
+the replicator: autocheckpoint is off and nothing is truncated at close. Litestream keeps a
+read transaction open so no checkpoint can pass frames it has not copied, checkpoints itself
+(PASSIVE every minute and from 1000 pages; TRUNCATE only past ~500 MB), and a TRUNCATE by the
+coordinator would only wait on that read lock and fail.
 """
 
 from __future__ import annotations
@@ -47,7 +54,9 @@ class _WriteJob:
 _STOP = object()
 
 
-def connect(path: Path, settings: DbSettings, *, writer: bool) -> sqlite3.Connection:
+def connect(
+    path: Path, settings: DbSettings, *, writer: bool, replicated: bool = False
+) -> sqlite3.Connection:
     """Open a connection with the project's pragmas. Autocommit mode: transactions are explicit."""
     conn = sqlite3.connect(
         path,
@@ -61,7 +70,8 @@ def connect(path: Path, settings: DbSettings, *, writer: bool) -> sqlite3.Connec
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if mode.lower() != "wal":
             raise RuntimeError(f"{path}: could not enable WAL (journal_mode={mode})")
-        conn.execute(f"PRAGMA wal_autocheckpoint = {int(settings.wal_autocheckpoint)}")
+        autocheckpoint = 0 if replicated else int(settings.wal_autocheckpoint)
+        conn.execute(f"PRAGMA wal_autocheckpoint = {autocheckpoint}")
     else:
         conn.execute("PRAGMA query_only = ON")
     conn.execute(f"PRAGMA synchronous = {settings.synchronous}")
@@ -75,10 +85,13 @@ def connect(path: Path, settings: DbSettings, *, writer: bool) -> sqlite3.Connec
 class Database:
     """One SQLite file: a writer thread fed by a queue and a pool of reader connections."""
 
-    def __init__(self, name: str, path: Path, settings: DbSettings) -> None:
+    def __init__(
+        self, name: str, path: Path, settings: DbSettings, *, replicated: bool = False
+    ) -> None:
         self.name = name
         self.path = path
         self._settings = settings
+        self.replicated = replicated
         self._jobs: queue.SimpleQueue[_WriteJob | object] = queue.SimpleQueue()
         self._writer_thread: threading.Thread | None = None
         self._readers: queue.Queue[sqlite3.Connection] = queue.Queue()
@@ -91,7 +104,7 @@ class Database:
     def open(self) -> None:
         """Open the writer and reader connections and start the writer thread."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        write_conn = connect(self.path, self._settings, writer=True)
+        write_conn = connect(self.path, self._settings, writer=True, replicated=self.replicated)
         for _ in range(self._settings.read_connections):
             conn = connect(self.path, self._settings, writer=False)
             self._reader_conns.append(conn)
@@ -105,7 +118,8 @@ class Database:
         self._writer_thread.start()
 
     def close(self) -> None:
-        """Finish queued writes, close readers, checkpoint the WAL (TRUNCATE) and close."""
+        """Finish queued writes, close readers, checkpoint the WAL (TRUNCATE, unless the
+        database is replicated) and close."""
         if self._closed.is_set():
             return
         self._closed.set()
@@ -122,6 +136,11 @@ class Database:
     def writer_alive(self) -> bool:
         """True while the writer thread is running."""
         return self._writer_thread is not None and self._writer_thread.is_alive()
+
+    @property
+    def queue_depth(self) -> int:
+        """Writes queued and not yet started (approximate, for metrics)."""
+        return self._jobs.qsize()
 
     # -- writes ----------------------------------------------------------------------------
 
@@ -170,7 +189,8 @@ class Database:
         finally:
             self._fail_pending()
             try:
-                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                if not self.replicated:
+                    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             except sqlite3.Error:
                 log.exception("WAL checkpoint of %s failed", self.name)
             conn.close()
