@@ -276,7 +276,7 @@ class BackupSettings(_Section):
 class MetricsSettings(_Section):
     """The Prometheus metrics listener (unauthenticated: keep it on a private address)."""
 
-    enabled: bool = True
+    enabled: bool = False
     host: str = "127.0.0.1"
     port: int = Field(9992, ge=1, le=65535)
     # Database gauges (competitions by state, …) are recomputed at most this often.

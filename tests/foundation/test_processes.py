@@ -28,6 +28,8 @@ def isolated_env(tmp_path: Path, api_port: int, admin_port: int | None = None) -
         "COORDINATOR__COORDINATOR__PRIVATE_KEY_FILE": str(tmp_path / "creds" / "key.pem"),
         "COORDINATOR__BITCOIN__STORAGE_FILE": str(tmp_path / "data" / "bitcoin.db"),
         "COORDINATOR__DEVNET__DATA_FOLDER": str(tmp_path / "devnet"),
+        "COORDINATOR__METRICS__PORT": str(free_port()),
+        "COORDINATOR__BACKUP__LITESTREAM_PORT": str(free_port()),
     }
     for key in ("chain", "lightning", "oracle", "signer", "s3"):
         env[f"COORDINATOR__DEVNET__{key.upper()}_PORT"] = str(free_port())

@@ -22,6 +22,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from coordinator import __version__
+from coordinator.app.metrics_listener import create_metrics_app
 from coordinator.app.runtime import Runtime
 from coordinator.app.server import create_admin_app, create_app
 from coordinator.config import Settings
@@ -42,6 +43,11 @@ class Listener:
 LISTENERS: list[Listener] = [
     Listener("public", lambda s: (s.api.host, s.api.port), create_app),
     Listener("admin", lambda s: (s.admin.host, s.admin.port), create_admin_app),
+    Listener(
+        "metrics",
+        lambda s: (s.metrics.host, s.metrics.port) if s.metrics.enabled else None,
+        create_metrics_app,
+    ),
 ]
 
 

@@ -408,6 +408,27 @@ class SqliteCompetitionStore:
 
         return await self.db.read(read)
 
+    async def state_counts(self) -> dict[State, int]:
+        def read(conn: sqlite3.Connection) -> dict[State, int]:
+            rows = conn.execute(
+                f"SELECT state, COUNT(*) FROM (SELECT {STATE_SQL} AS state FROM competitions c) "
+                "GROUP BY state"
+            ).fetchall()
+            return {State(r[0]): int(r[1]) for r in rows}
+
+        return await self.db.read(read)
+
+    async def payout_counts(self) -> dict[str, int]:
+        def read(conn: sqlite3.Connection) -> dict[str, int]:
+            rows = conn.execute(
+                "SELECT CASE WHEN succeed_at IS NOT NULL THEN 'succeeded' "
+                "WHEN failed_at IS NOT NULL THEN 'failed' ELSE 'pending' END AS status, "
+                "COUNT(*) FROM payouts GROUP BY status"
+            ).fetchall()
+            return {str(r[0]): int(r[1]) for r in rows}
+
+        return await self.db.read(read)
+
     async def active_ids(self) -> list[uuid.UUID]:
         def read(conn: sqlite3.Connection) -> list[uuid.UUID]:
             rows = conn.execute(

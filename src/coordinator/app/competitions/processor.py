@@ -89,7 +89,8 @@ class Processor:
         """Tick every ``interval_secs`` (or when woken) forever."""
         while True:
             try:
-                await self.tick()
+                with metrics.PROCESSOR_TICK.time():
+                    await self.tick()
             except asyncio.CancelledError:
                 raise
             except Exception:

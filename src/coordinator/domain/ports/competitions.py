@@ -58,6 +58,14 @@ class CompetitionStore(Protocol):
         """Competitions newest first (id descending), without large documents."""
         ...
 
+    async def state_counts(self) -> Mapping[State, int]:
+        """How many competitions are in each state (for metrics)."""
+        ...
+
+    async def payout_counts(self) -> Mapping[str, int]:
+        """Lightning payouts by status: ``pending``, ``succeeded``, ``failed`` (for metrics)."""
+        ...
+
     async def active_ids(self) -> list[uuid.UUID]:
         """Competitions the processor still has work for."""
         ...
