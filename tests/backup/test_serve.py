@@ -3,6 +3,7 @@ restore, a dead replicator seen by readiness and metrics and restarted, metrics 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -68,6 +69,14 @@ def replicator_pids(coordinator_pid: int) -> list[int]:
             if argv[0].endswith(b"litestream") and argv[1:2] == [b"replicate"]:
                 pids.append(int(child))
     return pids
+
+
+def running(pid: int) -> bool:
+    """The process exists and is not a zombie."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
 
 
 def wait_for(check: Any, within: float, what: str, interval: float = 0.1) -> Any:
@@ -138,7 +147,13 @@ def test_empty_data_folder_restores_and_serves_the_same_data(stack: DevnetStack)
     before = {name: dump(data / f"{name}.db") for name in ("competitions", "users")}
     assert before["competitions"]["coordinator_metadata"], "no identity recorded"
 
+    assert stack.coordinator.process is not None
+    replicators = replicator_pids(stack.coordinator.process.pid)
     assert stack.coordinator.kill() == -signal.SIGKILL
+    for pid in replicators:  # the whole machine is lost: its replicator too
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: not any(running(p) for p in replicators), 10, "the replicator gone")
     shutil.rmtree(data)
     stack.coordinator.start(timeout=120)
     log = stack.coordinator.log_text().split("===== start")[-1]

@@ -27,6 +27,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -147,7 +148,13 @@ def restore_missing_at_start(settings: Settings) -> list[Restored]:
     missing = [name for name, path in replicas.databases.items() if not path.exists()]
     if not missing:
         return []
-    return restore_databases(replicas, missing, only_missing=True)
+
+    # One bucket listing per database, side by side (each is a Litestream process).
+    def restore_one(name: str) -> list[Restored]:
+        return restore_databases(replicas, [name], only_missing=True)
+
+    with ThreadPoolExecutor(len(missing)) as pool:
+        return [item for items in pool.map(restore_one, missing) for item in items]
 
 
 # -- the replicator -----------------------------------------------------------------------
