@@ -1,18 +1,17 @@
 """Calls to external services, observed where they happen.
 
-An HTTP client wraps its transport in :class:`ObservedTransport` (or a non-HTTP call in
-:func:`observed_call`) with the service's name; every finished call is reported to the
-registered observers with its duration and, when it failed, a short error kind. Observers
+An HTTP client wraps its transport in :class:`ObservedTransport` with the service's name;
+every finished call is reported to the registered observers with its duration and, when it
+failed, a short error kind. Observers
 (the metrics exporter, the readiness probe) register with :func:`add_observer`; nothing is
 measured twice and the clients know nothing about who listens.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
@@ -41,29 +40,12 @@ def add_observer(observer: Observer) -> None:
         _observers.append(observer)
 
 
-def remove_observer(observer: Observer) -> None:
-    with contextlib.suppress(ValueError):
-        _observers.remove(observer)
-
-
 def _report(record: CallRecord) -> None:
     for observer in list(_observers):
         try:
             observer(record)
         except Exception:  # an observer never breaks a call
             log.exception("call observer failed")
-
-
-@contextlib.contextmanager
-def observed_call(service: str, operation: str) -> Iterator[None]:
-    """Time the enclosed call to ``service``; an exception counts as its failure."""
-    started = time.perf_counter()
-    try:
-        yield
-    except Exception as exc:
-        _report(CallRecord(service, operation, time.perf_counter() - started, type(exc).__name__))
-        raise
-    _report(CallRecord(service, operation, time.perf_counter() - started, None))
 
 
 class ObservedTransport(httpx.AsyncBaseTransport):

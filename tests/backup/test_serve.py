@@ -4,6 +4,7 @@ restore, a dead replicator seen by readiness and metrics and restarted, metrics 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
 import shutil
 import signal
@@ -16,6 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
+from coordinator_core.ids import uuid7
+from coordinator_core.oracle_api import rfc3339
 from tests.backup.conftest import S3, backup_overrides
 from tests.conftest import free_port
 from tests.support.stack import DevnetStack, StackOptions, running_stack
@@ -136,13 +139,38 @@ def dump(db_file: Path) -> dict[str, list[tuple[Any, ...]]]:
         conn.close()
 
 
-def test_empty_data_folder_restores_and_serves_the_same_data(stack: DevnetStack) -> None:
-    """The machine is lost (SIGKILL, data folder gone): the next start restores every
-    database from the replica before migrating, and serves the same data under the same
-    identity."""
+def competition_terms() -> dict[str, Any]:
+    start = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(hours=1)
+    end = start + dt.timedelta(hours=1)
+    return {
+        "id": str(uuid7()),
+        "signing_date": rfc3339(end + dt.timedelta(minutes=5)),
+        "start_observation_date": rfc3339(start),
+        "end_observation_date": rfc3339(end),
+        "locations": ["KORD"],
+        "number_of_values_per_entry": 3,
+        "number_of_places_win": 1,
+        "total_allowed_entries": 2,
+        "entry_fee": 10_000,
+        "coordinator_fee_percentage": 10,
+        "total_competition_pool": 20_000,
+        "relative_locktime_block_delta": 8,
+    }
+
+
+def test_empty_data_folder_restores_and_serves_the_same_competitions(
+    stack: DevnetStack,
+) -> None:
+    """The machine is lost (SIGKILL of the coordinator and its replicator, data folder gone):
+    the next start restores every database from the replica before migrating, then serves
+    the same competitions, and every row of every table is back."""
     url = stack.coordinator.url
     data = stack.coordinator.root / "data"
     wait_for(lambda: get(f"{url}/api/v1/ready").status_code == 200, 60, "ready")
+    for _ in range(2):
+        stack.admin.call("POST", "/api/v1/competitions", competition_terms(), expect=201)
+    served = get(f"{url}/api/v1/competitions").json()
+    assert len(served) >= 2
     time.sleep(3)  # a few sync intervals (1 s) after the last write
     before = {name: dump(data / f"{name}.db") for name in ("competitions", "users")}
     assert before["competitions"]["coordinator_metadata"], "no identity recorded"
@@ -163,4 +191,8 @@ def test_empty_data_folder_restores_and_serves_the_same_data(stack: DevnetStack)
         after = dump(data / f"{name}.db")
         for table, rows in tables.items():
             assert set(rows) <= set(after[table]), f"{name}.{table} lost rows"
+    assert get(f"{url}/api/v1/competitions").json() == served
+    for competition in served:
+        again = get(f"{url}/api/v1/competitions/{competition['id']}").json()
+        assert (again["id"], again["state"]) == (competition["id"], competition["state"])
     wait_for(lambda: get(f"{url}/api/v1/ready").status_code == 200, 60, "ready after restore")
