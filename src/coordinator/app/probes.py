@@ -18,12 +18,12 @@ from coordinator import __version__
 probes_router = APIRouter()
 
 
-@probes_router.get("/api/v1/live")
+@probes_router.get("/api/v1/live", include_in_schema=False)
 async def live() -> JSONResponse:
     return JSONResponse({"status": "alive", "version": __version__})
 
 
-@probes_router.get("/api/v1/ready")
+@probes_router.get("/api/v1/ready", include_in_schema=False)
 async def ready(request: Request) -> JSONResponse:
     problems = request.app.state.runtime.readiness_problems()
     if problems:
