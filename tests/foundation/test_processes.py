@@ -94,7 +94,7 @@ def test_dev_starts_everything_and_stops_cleanly(tmp_path: Path) -> None:
     reader.start()
     output = ""
     try:
-        deadline = time.monotonic() + 180  # six services and the coordinator
+        deadline = time.monotonic() + 180  # five devnet services and the coordinator
         while "Press Ctrl-C to stop." not in output:
             assert time.monotonic() < deadline, f"not ready in time; output so far:\n{output}"
             assert process.poll() is None, f"exited early with {process.returncode}"
