@@ -7,15 +7,18 @@ import hmac
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import uvicorn
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, HTTPException, Request, Security
 from fastapi.exceptions import RequestValidationError
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from coordinator_core.validation import describe_errors
 
 LOOPBACK = "127.0.0.1"
+#: Name of the control routes' security scheme in each service's OpenAPI document.
+DEVNET_TOKEN_SCHEME = "devnetToken"  # noqa: S105 (a scheme name, not a secret)
 
 
 def parse_service_args(
@@ -37,7 +40,18 @@ def parse_service_args(
     return args
 
 
-def require_devnet_token(request: Request) -> None:
+#: Declares the control routes' scheme in the OpenAPI document (checking is done below).
+_DEVNET_BEARER = HTTPBearer(
+    scheme_name=DEVNET_TOKEN_SCHEME,
+    description="the devnet token (`[devnet] token`)",
+    auto_error=False,
+)
+
+
+def require_devnet_token(
+    request: Request,
+    _: Annotated[HTTPAuthorizationCredentials | None, Security(_DEVNET_BEARER)],
+) -> None:
     """Dependency of the ``/devnet`` control routes: ``Authorization: Bearer <token>``, with the
     token the app was created with (``app.state.devnet_token``)."""
     expected = f"Bearer {request.app.state.devnet_token}".encode()

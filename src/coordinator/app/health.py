@@ -35,6 +35,8 @@ class IntegrityMonitor:
         self._clock = clock
         self._intact: dict[str, bool] = {}
         self._checked_at: float | None = None
+        self.checked_at_unix: float | None = None
+        """Wall-clock time of the last completed check (reported by the health route)."""
 
     async def refresh(self) -> None:
         """Run ``quick_check`` on every database whose writer is running (one at a time)."""
@@ -42,6 +44,7 @@ class IntegrityMonitor:
             if db.writer_alive:
                 self._intact[name] = await db.quick_check()
         self._checked_at = self._clock()
+        self.checked_at_unix = time.time()
 
     def start(self, tasks: BackgroundTasks) -> None:
         """Refresh every interval from now on (call :meth:`refresh` once before)."""

@@ -51,9 +51,13 @@ async def health_check(request: Request) -> JSONResponse:
     check of every database passed (503 with the problems otherwise)."""
     runtime: Runtime = request.app.state.runtime
     problems = runtime.health_problems()
+    checked_at = runtime.integrity.checked_at_unix if runtime.integrity is not None else None
     if problems:
-        return JSONResponse({"status": "unhealthy", "problems": problems}, status_code=503)
-    return JSONResponse({"status": "ok", "version": __version__})
+        body = {"status": "unhealthy", "problems": problems, "integrity_checked_at": checked_at}
+        return JSONResponse(body, status_code=503)
+    return JSONResponse(
+        {"status": "ok", "version": __version__, "integrity_checked_at": checked_at}
+    )
 
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]

@@ -39,6 +39,7 @@ MAX_TX_HEX_CHARS: Final = 800_000  # 400 kB: the standard transaction size limit
 MAX_BLOCKS_PER_REQUEST: Final = 1000
 MAX_EXPLICIT_TXS: Final = 1000
 MAX_HEIGHT: Final = 2**31
+MIN_AUTOMINE_SECS: Final = 0.1
 #: No block holds more transactions than fit its weight (4 MWU / 240 WU per minimal tx).
 MAX_BLOCK_TXS: Final = 4_000_000 // 240
 REGTEST_HRP: Final = "bcrt"
@@ -457,6 +458,12 @@ class TimeRequest(_Body):
 
 class AutomineRequest(_Body):
     interval_secs: float = Field(ge=0, le=86_400)
+
+    @model_validator(mode="after")
+    def _off_or_sane(self) -> AutomineRequest:
+        if 0 < self.interval_secs < MIN_AUTOMINE_SECS:
+            raise ValueError(f"interval_secs must be 0 (off) or at least {MIN_AUTOMINE_SECS}")
+        return self
 
 
 class FeeEstimatesRequest(_Body):
