@@ -16,6 +16,7 @@ from typing import Annotated, Any, Final
 from pydantic import Field
 
 from coordinator_core.errors import ValidationError
+from ticketdlc.bitcoin.encoding import is_hex as is_hex  # re-exported: the one hex check
 from ticketdlc.bitcoin.tx import MAX_MONEY
 
 #: The money supply: no amount the system handles is larger.
@@ -26,8 +27,6 @@ MAX_INT64: Final = 2**63 - 1
 MIN_INT64: Final = -(2**63)
 MAX_UINT32: Final = 2**32 - 1
 
-_HEX: Final = re.compile(r"(?:[0-9a-fA-F]{2})*")
-_LOWER_HEX: Final = re.compile(r"(?:[0-9a-f]{2})*")
 _DECIMAL: Final = re.compile(r"0|[1-9][0-9]*")
 
 # Pydantic field types (pydantic's patterns are anchored at both ends of the whole string).
@@ -58,13 +57,6 @@ def amount_msat(value: object, what: str = "amount") -> int:
 def amount_sat(value: object, what: str = "amount") -> int:
     """A non-negative amount in sat no larger than the money supply."""
     return int_in_range(value, 0, MAX_MONEY_SAT, f"{what} (sat)")
-
-
-def is_hex(text: object, size: int | None = None, *, lowercase: bool = False) -> bool:
-    """True when all of ``text`` is hex digits (pairs), of ``size`` bytes if given."""
-    if not isinstance(text, str) or (size is not None and len(text) != 2 * size):
-        return False
-    return (_LOWER_HEX if lowercase else _HEX).fullmatch(text) is not None
 
 
 def hex_bytes(

@@ -54,7 +54,7 @@ def running_coordinator(
         sys.executable, "-m", "coordinator", "-c", str(REPO_ROOT / "config" / "e2e.toml"), "serve",
     ]  # fmt: skip
     folder.mkdir(parents=True, exist_ok=True)
-    process = subprocess.Popen(command, env=environment, cwd=folder)  # noqa: S603
+    process = subprocess.Popen(command, env=environment, cwd=folder)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_http_ready(url + HEALTH_PATH, process, timeout=60)

@@ -21,6 +21,7 @@ from coordinator_core.http_body import read_bounded
 from coordinator_core.keymeld.registration import SealedRegistration, SlotOffer
 from coordinator_core.keymeld.wire import WireError
 from coordinator_core.nip98 import build_auth_header
+from coordinator_core.validation import is_hex
 
 MAX_RESPONSE_BYTES: Final = 32 * 1024 * 1024  # a signed contract of a large competition
 API: Final = "/api/v1"
@@ -69,7 +70,9 @@ class Ticket:
         if not isinstance(data, dict):
             raise ValidationError("ticket response is not a JSON object")
         try:
-            payment_hash = bytes.fromhex(str(data["payment_hash"]))
+            if not is_hex(data["payment_hash"], 32):
+                raise ValueError("bad payment hash")
+            payment_hash = bytes.fromhex(data["payment_hash"])
             amount = data["amount_sats"]
             if len(payment_hash) != 32 or not isinstance(amount, int) or amount <= 0:
                 raise ValueError("bad payment hash or amount")

@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from coordinator_core.errors import ValidationError
 from coordinator_core.keymeld.wire import Json, canonical
+from coordinator_core.validation import is_hex
 from ticketdlc.crypto import ecdsa
 from ticketdlc.crypto.secp import CURVE_ORDER, Point
 
@@ -149,11 +150,9 @@ class SessionCipher:
 
     def decrypt_hex(self, context: str, text: str) -> bytes:
         """:meth:`decrypt` of the hex form."""
-        try:
-            blob = bytes.fromhex(text)
-        except ValueError:
-            raise KeymeldCryptoError(f"{context}: EncryptedData is not hex") from None
-        return self.decrypt(context, blob)
+        if not is_hex(text):
+            raise KeymeldCryptoError(f"{context}: EncryptedData is not hex")
+        return self.decrypt(context, bytes.fromhex(text))
 
 
 # ---------------------------------------------------------------------------------------------

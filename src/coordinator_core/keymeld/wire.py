@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final, TypeAlias
 
 from coordinator_core.errors import ValidationError
+from coordinator_core.validation import is_hex
 
 Json: TypeAlias = Any
 """A JSON value: ``dict`` (in field order), ``list``, ``str``, ``int``, ``bool`` or ``None``."""
@@ -123,10 +124,9 @@ def as_hex(value: Any, what: str, max_bytes: int, min_bytes: int = 0) -> bytes:
     text = as_str(value, what, 2 * max_bytes)
     if len(text) % 2:
         raise WireError(f"{what}: odd-length hex")
-    try:
-        data = bytes.fromhex(text)
-    except ValueError:
-        raise WireError(f"{what}: not hex") from None
+    if not is_hex(text):
+        raise WireError(f"{what}: not hex")
+    data = bytes.fromhex(text)
     if len(data) < min_bytes:
         raise WireError(f"{what}: shorter than {min_bytes} bytes")
     return data

@@ -25,6 +25,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from coordinator_core.asgi_app import api_app
 from coordinator_core.body_limit import BodyLimitMiddleware
 from coordinator_core.ids import uuid7
 from coordinator_core.keymeld.wire import WireError, as_bool, as_object, as_uuid, loads
@@ -121,7 +122,7 @@ def create_app(service: GatewayService, token: str, admission: Admission | None 
                 await task
             service.close()
 
-    app = FastAPI(title="devnet keymeld gateway", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = api_app("devnet keymeld gateway", lifespan)
     app.state.service, app.state.devnet_token = service, token
     app.add_middleware(BodyLimitMiddleware, max_bytes=service.limits.max_body_bytes)
 

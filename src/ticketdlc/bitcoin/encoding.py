@@ -1,15 +1,30 @@
-"""Bitcoin wire primitives: CompactSize integers, hashes and a bounded byte reader."""
+"""Bitcoin wire primitives: CompactSize integers, hashes, hex checks and a bounded byte reader."""
 
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Final
 
 MAX_COMPACT_SIZE: Final = 0xFFFF_FFFF_FFFF_FFFF
 
+_HEX: Final = re.compile(r"(?:[0-9a-fA-F]{2})*")
+_LOWER_HEX: Final = re.compile(r"(?:[0-9a-f]{2})*")
+
 
 class DecodeError(ValueError):
     """Malformed or out-of-bounds serialized data."""
+
+
+def is_hex(text: object, size: int | None = None, *, lowercase: bool = False) -> bool:
+    """True when all of ``text`` is hex digit pairs (of ``size`` bytes if given).
+
+    Stricter than ``bytes.fromhex``, which skips whitespace, and than ``re.match(r"^…$")``,
+    whose ``$`` also matches before a trailing newline.
+    """
+    if not isinstance(text, str) or (size is not None and len(text) != 2 * size):
+        return False
+    return (_LOWER_HEX if lowercase else _HEX).fullmatch(text) is not None
 
 
 def compact_size(value: int) -> bytes:

@@ -11,6 +11,7 @@ from ticketdlc.bitcoin.encoding import (
     ByteReader,
     DecodeError,
     compact_size,
+    is_hex,
     ser_bytes,
     sha256d,
 )
@@ -64,12 +65,9 @@ class OutPoint:
 
 
 def _display_hex_to_bytes(txid_hex: str) -> bytes:
-    if len(txid_hex) != 64:
-        raise ValueError("txid hex is 64 characters")
-    try:
-        return bytes.fromhex(txid_hex)[::-1]
-    except ValueError as exc:
-        raise ValueError("txid is not hex") from exc
+    if not is_hex(txid_hex, 32):
+        raise ValueError("txid is 64 hex characters")
+    return bytes.fromhex(txid_hex)[::-1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,11 +225,9 @@ class Transaction:
     @classmethod
     def from_hex(cls, raw_hex: str) -> Transaction:
         """Parse a hex-encoded transaction."""
-        try:
-            raw = bytes.fromhex(raw_hex)
-        except ValueError as exc:
-            raise DecodeError("transaction is not hex") from exc
-        return cls.parse(raw)
+        if not is_hex(raw_hex):
+            raise DecodeError("transaction is not hex")
+        return cls.parse(bytes.fromhex(raw_hex))
 
     def hex(self) -> str:
         """Full (witness) serialization as hex."""

@@ -15,6 +15,7 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any, Final, TypeVar
 
+from ticketdlc.bitcoin.encoding import is_hex
 from ticketdlc.bitcoin.tx import OutPoint
 from ticketdlc.contract.errors import ContractDecodeError, ContractLimitError
 from ticketdlc.contract.sigmap import SigMap
@@ -92,10 +93,9 @@ def dumps_compact(obj: Any) -> str:
 def hex_bytes(value: Any, size: int, what: str) -> bytes:
     if not isinstance(value, str) or len(value) != 2 * size:
         raise ContractDecodeError(f"{what}: expected {2 * size} hex characters")
-    try:
-        return bytes.fromhex(value)
-    except ValueError:
-        raise ContractDecodeError(f"{what}: not hex") from None
+    if not is_hex(value):
+        raise ContractDecodeError(f"{what}: not hex")
+    return bytes.fromhex(value)
 
 
 def decode_point(value: Any, what: str) -> Point:

@@ -31,6 +31,7 @@ from coordinator.domain.ports.lightning import (
 )
 from coordinator_core.bolt11 import BitcoinNetwork
 from coordinator_core.errors import PermanentError
+from coordinator_core.validation import is_hex
 
 E = TypeVar("E", bound=StrEnum)
 
@@ -123,10 +124,9 @@ class Fields:
         text = self.text(key, max_len=2 * size)
         if not text:
             return None
-        try:
-            value = bytes.fromhex(text)
-        except ValueError as exc:
-            raise self._fail(key, "is not hex") from exc
+        if not is_hex(text):
+            raise self._fail(key, "is not hex")
+        value = bytes.fromhex(text)
         if len(value) != size:
             raise self._fail(key, f"is not {size} bytes")
         return None if value == bytes(size) else value

@@ -35,6 +35,7 @@ from coordinator_core.keymeld.wire import (
     field as required,
 )
 from coordinator_core.sealing import SealError, seal, unseal
+from coordinator_core.validation import is_hex
 
 VERSION: Final = 1
 AT_REST_PURPOSE: Final = "keymeld-session"
@@ -75,10 +76,9 @@ class Credentials:
 
 def _hex32(value: Any) -> bytes:
     text = as_str(value, "secret", 64)
-    try:
-        data = bytes.fromhex(text)
-    except ValueError:
-        raise WireError("secret: not hex") from None
+    if not is_hex(text):
+        raise WireError("secret: not hex")
+    data = bytes.fromhex(text)
     if len(data) != 32:
         raise WireError("secret: not 32 bytes")
     return data
