@@ -3,7 +3,8 @@ real process on a free loopback port, with what a client needs to authenticate t
 
 The devnet services come from ``devnet.services.SERVICES``, so a service registered there is
 started (and fuzzed by ``test_http_fuzz``) without changes here; ``SERVICE_OPTIONS`` adds the
-command-line options a service needs in tests.
+command-line options a service needs in tests. The coordinator contributes its public listener
+(``coordinator``) and its operator listener (``admin``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import httpx
 import pytest
@@ -23,6 +25,7 @@ from devnet.launcher import ServiceProcess, service_spec
 from devnet.services import SERVICES
 
 ORACLE_SEED = "11" * 32
+ADMIN_OPENAPI_PATH = "/api/v1/admin/openapi.json"
 #: The NIP-98 signer of requests to the oracle and the coordinator (a player or coordinator).
 CLIENT_SECRET = bytes.fromhex("44" * 32)
 #: Extra command-line options of devnet services in these tests.
@@ -48,10 +51,15 @@ class LiveService:
 
     name: str
     url: str
-    #: Bearer token accepted by routes declaring a bearer security scheme (devnet control).
+    #: Bearer token of routes declaring a bearer scheme (devnet control), or of every route
+    #: when ``default_auth`` is "bearer" (the admin listener).
     bearer_token: str | None = None
-    #: Routes without a declared scheme get a fresh NIP-98 header signed with this key.
+    #: Key of the fresh NIP-98 header routes get when ``default_auth`` is "nip98".
     nip98_secret: bytes | None = None
+    #: How routes that declare no security scheme are authenticated.
+    default_auth: Literal["nip98", "bearer"] | None = None
+    #: Where the OpenAPI document is served (it may need the bearer token).
+    openapi_path: str = "/openapi.json"
     #: Routes under a path prefix that need fixed parts to reach their handler.
     pins: list[Pin] = field(default_factory=list)
 
@@ -65,12 +73,16 @@ class Stack:
 
     devnet: dict[str, LiveService]
     coordinator: LiveService
+    admin: LiveService
     processes: dict[str, ServiceProcess]
     coordinator_process: CoordinatorProcess
 
     @property
     def services(self) -> list[LiveService]:
-        return [*self.devnet.values(), self.coordinator]
+        return [*self.devnet.values(), self.coordinator, self.admin]
+
+    def service(self, name: str) -> LiveService:
+        return next(service for service in self.services if service.name == name)
 
 
 def _lightning_extras(service: LiveService) -> None:
@@ -104,6 +116,7 @@ def start_stack(folder: Path) -> tuple[Stack, ExitStack]:
                 process.url,
                 bearer_token=token,
                 nip98_secret=CLIENT_SECRET if spec.name == "oracle" else None,
+                default_auth="nip98" if spec.name == "oracle" else None,
             )
         if "lightning" in devnet:
             _lightning_extras(devnet["lightning"])
@@ -113,8 +126,17 @@ def start_stack(folder: Path) -> tuple[Stack, ExitStack]:
     except BaseException:
         cleanup.close()
         raise
-    public = LiveService("coordinator", coordinator.url, nip98_secret=CLIENT_SECRET)
-    return Stack(devnet, public, processes, coordinator), cleanup
+    public = LiveService(
+        "coordinator", coordinator.url, nip98_secret=CLIENT_SECRET, default_auth="nip98"
+    )
+    admin = LiveService(
+        "admin",
+        coordinator.admin_url,
+        bearer_token=coordinator.admin_token,
+        default_auth="bearer",
+        openapi_path=ADMIN_OPENAPI_PATH,
+    )
+    return Stack(devnet, public, admin, processes, coordinator), cleanup
 
 
 @pytest.fixture(scope="module")

@@ -1,12 +1,14 @@
 """HTTP fuzzing (schemathesis) of every service's OpenAPI document: no request gets a 5xx.
 
-Each service is a real process; its schema is read from its own ``/openapi.json`` at run time,
-so routes added later are fuzzed without changes here. Requests are authenticated as the
-route asks: routes declaring a bearer scheme (the devnet control API) get the service's token;
-on services that use NIP-98 every other route gets a fresh ``Authorization: Nostr`` header
-signed over the exact URL, method and body sent; pinned routes (a Lightning node's LND API) get
-an existing node and its macaroon. Generation covers both valid and invalid inputs (schemathesis
-coverage and fuzzing phases), bounded by ``MAX_EXAMPLES`` per operation and a time limit.
+Each service is a real process (every devnet service, the coordinator's public and admin
+listeners); its schema is read from the service itself at run time, so routes added later are
+fuzzed without changes here. Requests are authenticated as the route asks: routes declaring a
+bearer scheme (the devnet control API) get the service's token, every admin route the admin
+token; on services that use NIP-98 every other route gets a fresh ``Authorization: Nostr``
+header signed over the exact URL, method and body sent; pinned routes (a Lightning node's LND
+API) get an existing node and its macaroon. Generation covers both valid and invalid inputs
+(schemathesis coverage and fuzzing phases, hostile integers and strings mixed in), bounded by
+``MAX_EXAMPLES`` per operation and a time limit.
 
 LND's REST gateway reports every refusal that is not InvalidArgument, NotFound or Unavailable
 as HTTP 500 with a gRPC status body (``{"code": 2, "message": …}``), and the devnet Lightning
@@ -36,7 +38,7 @@ from devnet.services import SERVICES
 MAX_EXAMPLES = 20
 REQUEST_TIMEOUT_SECS = 15
 MAX_READ_BYTES = 1 << 20
-SERVICE_NAMES = [spec.name for spec in SERVICES] + ["coordinator"]
+SERVICE_NAMES = [spec.name for spec in SERVICES] + ["coordinator", "admin"]
 GRPC_UNKNOWN = 2
 #: Mixed into generated integers and strings: the edges where parsers and storage break
 #: (signed/unsigned 64-bit overflow, the money supply in msat, huge decimals, a trailing
@@ -104,9 +106,9 @@ def auth_for(case: Case, service: LiveService) -> requests.auth.AuthBase | None:
     """The credentials the route of ``case`` asks for, if the service issues any."""
     declared = case.operation.definition.raw.get("security") or []
     schemes = {name for requirement in declared for name in requirement}
-    if schemes and service.bearer_token is not None:
+    if service.bearer_token is not None and (schemes or service.default_auth == "bearer"):
         return BearerToken(service.bearer_token)
-    if service.nip98_secret is not None:
+    if service.default_auth == "nip98" and service.nip98_secret is not None:
         return Nip98Signer(service.nip98_secret)
     return None
 
@@ -153,13 +155,15 @@ def send(case: Case, service: LiveService, session: requests.Session) -> tuple[i
 
 @pytest.fixture(scope="module", params=SERVICE_NAMES)
 def live(request: pytest.FixtureRequest, stack: Stack) -> LiveService:
-    name: str = request.param
-    return stack.coordinator if name == "coordinator" else stack.devnet[name]
+    return stack.service(request.param)
 
 
 @pytest.fixture(scope="module")
 def service_schema(live: LiveService) -> Any:
-    return schemathesis.openapi.from_url(f"{live.url}/openapi.json", config=CONFIG)
+    headers = {"Authorization": f"Bearer {live.bearer_token}"} if live.bearer_token else {}
+    return schemathesis.openapi.from_url(
+        live.url + live.openapi_path, config=CONFIG, headers=headers
+    )
 
 
 @pytest.fixture(scope="module")

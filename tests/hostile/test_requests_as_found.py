@@ -341,13 +341,17 @@ def test_validation_errors_do_not_echo_the_body(stack: Stack) -> None:
 
 def test_docs_pages_are_not_served_and_openapi_is(stack: Stack) -> None:
     for service in stack.services:
+        auth = {"Authorization": f"Bearer {service.bearer_token}"} if service.bearer_token else {}
         with service.http() as http:
             for page in ("/docs", "/redoc", "/docs/oauth2-redirect"):
                 assert http.get(page).status_code == 404, (service.name, page)
-            document = http.get("/openapi.json")
+            document = http.get(service.openapi_path, headers=auth)
             assert document.status_code == 200, service.name
             assert document.json()["paths"]
             assert "cdn" not in document.text.lower()
+    with stack.admin.http() as http:  # the operator API is described to operators only
+        assert http.get(stack.admin.openapi_path).status_code == 401
+        assert http.get("/openapi.json").status_code == 404
 
 
 # -- 8. Health under load ------------------------------------------------------------------------

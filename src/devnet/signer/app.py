@@ -27,8 +27,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from coordinator_core.asgi_app import api_app
 from coordinator_core.body_limit import BodyLimitMiddleware
+from coordinator_core.errors import ValidationError
 from coordinator_core.ids import uuid7
 from coordinator_core.keymeld.wire import WireError, as_bool, as_object, as_uuid, loads
+from coordinator_core.validation import MAX_UINT32, decimal_int, is_hex
 from devnet.common import require_devnet_token
 from devnet.signer.service import ApiError, GatewayService, PlainError
 
@@ -268,18 +270,17 @@ def enclaves(service: Service) -> Any:
 
 @gateway.get("/enclaves/{enclave_id}/public-key")
 async def enclave_key(enclave_id: str, request: Request, service: Service) -> Any:
-    if not enclave_id.isdigit() or len(enclave_id) > 10:
-        raise PlainError(400, "Invalid URL: enclave id is not a number")
+    try:
+        enclave = decimal_int(enclave_id, "enclave id", high=MAX_UINT32)
+    except ValidationError:
+        raise PlainError(400, "Invalid URL: enclave id is not a number") from None
     nonce_hex = request.query_params.get("nonce")
     nonce = None
     if nonce_hex is not None:
-        try:
-            nonce = bytes.fromhex(nonce_hex) if len(nonce_hex) == 64 else None
-        except ValueError:
-            nonce = None
-        if nonce is None:
+        if not is_hex(nonce_hex, 32):
             raise ApiError(400, "nonce must be 64 hex characters")
-    return await run_in_threadpool(service.enclave_key, int(enclave_id), nonce)
+        nonce = bytes.fromhex(nonce_hex)
+    return await run_in_threadpool(service.enclave_key, enclave, nonce)
 
 
 @gateway.get("/health")
