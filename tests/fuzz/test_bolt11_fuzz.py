@@ -21,6 +21,7 @@ from coordinator_core.bolt11 import (
 )
 from coordinator_core.validation import MAX_MONEY_MSAT
 from devnet.lightning.invoices import encode_invoice
+from tests.fuzz.budget import examples
 from tests.fuzz.mutations import mutated_text
 
 BECH32_CHARS = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
@@ -73,7 +74,7 @@ def expected_amount(part: str) -> int | InvalidInvoiceError | None:
     return int(msat)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(
     amount=amounts,
     currency=st.sampled_from(sorted(NETWORK_CURRENCY.values())),
@@ -114,7 +115,7 @@ def test_valid_invoices_round_trip(
         assert hrp_amount_msat(f"ln{currency}{hrp_amount(amount)}1qq") == amount
 
 
-@settings(max_examples=120, deadline=None)
+@settings(max_examples=examples(120), deadline=None)
 @given(part=st.text(alphabet="0123456789munpx.-+_ ", max_size=24))
 @example(part="-1m")
 @example(part="1.5m")
@@ -138,7 +139,7 @@ def test_amount_prefix_follows_the_grammar(part: str) -> None:
 VALID = invoice(bytes.fromhex("55" * 32), "bcrt", 150_000)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(text=st.one_of(
     mutated_text(VALID, BECH32_CHARS + "1lnbcrtmunp"),
     mutated_text(VALID),

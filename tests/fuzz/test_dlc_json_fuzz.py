@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.dlc.conftest import make_params, make_party
+from tests.fuzz.budget import examples
 from tests.fuzz.mutations import mutated_json, mutated_text
 from ticketdlc.contract import EXPIRY, ContractError, ContractLayout, Outcome, SigMap, WinCondition
 from ticketdlc.contract.jsoncodec import (
@@ -68,7 +69,7 @@ def decoded_or_refused(decode: Any, document: Any) -> Any:
         return None
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(document=mutated_json(PARAMS_JSON))
 def test_mutated_contract_parameters_are_refused(document: Any) -> None:
     params = decoded_or_refused(params_from_json, document)
@@ -76,7 +77,7 @@ def test_mutated_contract_parameters_are_refused(document: Any) -> None:
         assert params_from_json(params_to_json(params)) == params
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(text=mutated_text(dumps_compact(PARAMS_JSON), '0123456789abcdef{}[]",:-.e '))
 def test_mutated_contract_parameter_text_is_refused(text: str) -> None:
     params = decoded_or_refused(lambda t: params_from_json(loads(t)), text)
@@ -84,14 +85,14 @@ def test_mutated_contract_parameter_text_is_refused(text: str) -> None:
         assert params_from_json(loads(dumps_compact(params_to_json(params)))) == params
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(signatures=signature_sets)
 def test_signature_sets_round_trip(signatures: ContractSignatures) -> None:
     text = json.dumps(signatures.to_json())
     assert ContractSignatures.from_json(loads(text)) == signatures
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(document=mutated_json(SIGNATURES_JSON))
 def test_mutated_signature_sets_are_refused(document: Any) -> None:
     signatures = decoded_or_refused(ContractSignatures.from_json, document)
@@ -99,7 +100,7 @@ def test_mutated_signature_sets_are_refused(document: Any) -> None:
         assert ContractSignatures.from_json(signatures.to_json()) == signatures
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(document=mutated_json(SIGMAP_JSON))
 def test_mutated_signature_maps_are_refused(document: Any) -> None:
     sigmap = decoded_or_refused(lambda d: sigmap_from_json(d, decode_pubnonce, 10), document)

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from coordinator_core.keymeld import api
 from coordinator_core.keymeld.messages import SubsetDefinition, TaprootTweak
 from coordinator_core.keymeld.wire import WireError, canonical, loads
+from tests.fuzz.budget import examples
 from tests.fuzz.mutations import mutated_json, mutated_text
 
 u32 = st.integers(0, 2**32 - 1)
@@ -128,7 +129,7 @@ def _seed(name: str) -> Any:
 
 
 @pytest.mark.parametrize("name", list(READERS))
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=examples(30), deadline=None)
 @given(data=st.data())
 def test_gateway_documents_round_trip(name: str, data: st.DataObject) -> None:
     read, values = READERS[name]
@@ -146,7 +147,7 @@ def _refused_or_stable(read: Callable[[Any], Any], document: Any) -> None:
 
 
 @pytest.mark.parametrize("name", list(READERS))
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(data=st.data())
 def test_mutated_gateway_documents_are_refused(name: str, data: st.DataObject) -> None:
     read, _ = READERS[name]
@@ -156,7 +157,7 @@ def test_mutated_gateway_documents_are_refused(name: str, data: st.DataObject) -
 ENCLAVE_KEY_TEXT = canonical(_seed("enclave key").to_json()).decode()
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(text=mutated_text(ENCLAVE_KEY_TEXT, '0123456789abcdef{}[]",: '))
 def test_mutated_gateway_text_is_refused(text: str) -> None:
     try:

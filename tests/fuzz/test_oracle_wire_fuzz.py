@@ -28,6 +28,7 @@ from coordinator_core.oracle_api import (
     Weather,
     WeatherEntry,
 )
+from tests.fuzz.budget import examples
 from tests.fuzz.mutations import mutated_json, mutated_text
 
 int64 = st.integers(-(2**63), 2**63 - 1)
@@ -161,7 +162,7 @@ def _sample(model: type[BaseModel]) -> BaseModel:
 
 
 @pytest.mark.parametrize("model", list(MODELS), ids=lambda m: m.__name__)
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(data=st.data())
 def test_wire_documents_round_trip(model: type[BaseModel], data: st.DataObject) -> None:
     value = data.draw(MODELS[model])
@@ -179,7 +180,7 @@ def _refused_or_stable(model: type[BaseModel], parse: Any, document: Any) -> Non
 
 
 @pytest.mark.parametrize("model", list(MODELS), ids=lambda m: m.__name__)
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(data=st.data())
 def test_mutated_wire_documents_are_refused(model: type[BaseModel], data: st.DataObject) -> None:
     document = data.draw(mutated_json(_sample(model).model_dump(mode="json")))
@@ -187,7 +188,7 @@ def test_mutated_wire_documents_are_refused(model: type[BaseModel], data: st.Dat
 
 
 @pytest.mark.parametrize("model", [CreateEvent, AddEventEntries, Event], ids=lambda m: m.__name__)
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(data=st.data())
 def test_mutated_wire_text_is_refused(model: type[BaseModel], data: st.DataObject) -> None:
     text = data.draw(

@@ -6,6 +6,7 @@ from __future__ import annotations
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from tests.fuzz.budget import examples
 from tests.fuzz.mutations import mutated_bytes, mutated_text
 from ticketdlc.bitcoin.encoding import DecodeError
 from ticketdlc.bitcoin.tx import MAX_MONEY, OutPoint, Transaction, TxIn, TxOut
@@ -39,7 +40,7 @@ SAMPLE = Transaction(
 )  # fmt: skip
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(tx=transactions)
 def test_transactions_round_trip(tx: Transaction) -> None:
     raw = tx.serialize()
@@ -58,7 +59,7 @@ def _parse_or_refuse(raw: bytes) -> None:
     assert parsed.serialize() == raw  # accepted only in its one canonical encoding
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(raw=st.one_of(mutated_bytes(SAMPLE.serialize()), st.binary(max_size=120)))
 @example(raw=SAMPLE.serialize() + b"\x00")
 @example(raw=bytes.fromhex("02000000") + b"\x00\x01" + b"\x00")
@@ -67,13 +68,13 @@ def test_mutated_transactions_are_refused_or_canonical(raw: bytes) -> None:
     _parse_or_refuse(raw)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(mutated_tx=transactions.flatmap(lambda tx: mutated_bytes(tx.serialize())))
 def test_mutations_of_random_transactions_are_refused_or_canonical(mutated_tx: bytes) -> None:
     _parse_or_refuse(mutated_tx)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(text=mutated_text(SAMPLE.hex(), "0123456789abcdefABCDEF \n\tgx"))
 @example(text=SAMPLE.hex() + "\n")
 @example(text=" " + SAMPLE.hex())

@@ -1,38 +1,30 @@
-"""Live services for the hostile-input tests: every devnet service and the coordinator, each a
-real process on a free loopback port, with what a client needs to authenticate to it.
+"""Live services for the hostile-input tests: the whole devnet stack (``tests.support.stack``)
+with what a client needs to authenticate to each service.
 
-The devnet services come from ``devnet.services.SERVICES``, so a service registered there is
-started (and fuzzed by ``test_http_fuzz``) without changes here; ``SERVICE_OPTIONS`` adds the
-command-line options a service needs in tests. The coordinator contributes its public listener
-(``coordinator``) and its operator listener (``admin``).
+Every service the stack runs is a target: each devnet service, the coordinator's public
+listener (``coordinator``) and its operator listener (``admin``), so a service the stack
+starts is fuzzed by ``test_http_fuzz`` without changes here.
 """
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
-from contextlib import ExitStack
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Literal
 
 import httpx
 import pytest
-from tests.conftest import free_port
-from tests.support.coordinator import CoordinatorProcess, running_coordinator
-
-from devnet.launcher import ServiceProcess, service_spec
-from devnet.services import SERVICES
+from tests.support.stack import DevnetStack, StackOptions, running_stack
 
 ORACLE_SEED = "11" * 32
 ADMIN_OPENAPI_PATH = "/api/v1/admin/openapi.json"
-#: The NIP-98 signer of requests to the oracle and the coordinator (a player or coordinator).
+#: The Lightning node whose LND API the tests call (the stack's own node belongs to the
+#: coordinator).
+PAYER = "payer"
+#: The NIP-98 signer of requests to the oracle and the coordinator.
 CLIENT_SECRET = bytes.fromhex("44" * 32)
-#: Extra command-line options of devnet services in these tests.
-SERVICE_OPTIONS: dict[str, list[str]] = {
-    "oracle": ["--seed", ORACLE_SEED],
-    "lightning": ["--node", "coordinator=100000000", "--node", "payer=100000000"],
-}
+#: Devnet services whose routes authenticate with NIP-98 unless they declare another scheme.
+NIP98_SERVICES = frozenset({"oracle"})
 
 
 @dataclass(frozen=True)
@@ -66,16 +58,19 @@ class LiveService:
     def http(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=30.0)
 
+    @property
+    def bearer(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.bearer_token}"} if self.bearer_token else {}
+
 
 @dataclass
 class Stack:
-    """Every devnet service and a coordinator connected to them."""
+    """The running stack and its services as test targets."""
 
+    running: DevnetStack
     devnet: dict[str, LiveService]
     coordinator: LiveService
     admin: LiveService
-    processes: dict[str, ServiceProcess]
-    coordinator_process: CoordinatorProcess
 
     @property
     def services(self) -> list[LiveService]:
@@ -85,63 +80,46 @@ class Stack:
         return next(service for service in self.services if service.name == name)
 
 
-def _lightning_extras(service: LiveService) -> None:
-    """Pin LND routes to the ``payer`` node and send its macaroon."""
-    assert service.bearer_token is not None
-    with service.http() as http:
-        response = http.get(
-            "/devnet/nodes/payer", headers={"Authorization": f"Bearer {service.bearer_token}"}
+def _payer_pin(lightning: LiveService) -> Pin:
+    """A funded ``payer`` node: LND routes are pinned to it and send its macaroon."""
+    with lightning.http() as http:
+        response = http.post(
+            "/devnet/nodes", json={"alias": PAYER, "balance_sats": 10**8}, headers=lightning.bearer
         )
         response.raise_for_status()
         macaroon = response.json()["macaroon_hex"]
-    service.pins.append(Pin("/nodes/", {"alias": "payer"}, {"Grpc-Metadata-macaroon": macaroon}))
+    return Pin("/nodes/", {"alias": PAYER}, {"Grpc-Metadata-macaroon": macaroon})
 
 
-def start_stack(folder: Path) -> tuple[Stack, ExitStack]:
-    """Start every devnet service, then a coordinator using the devnet chain."""
-    cleanup = ExitStack()
-    devnet: dict[str, LiveService] = {}
-    processes: dict[str, ServiceProcess] = {}
-    try:
-        for spec in SERVICES:
-            token = secrets.token_hex(16)
-            extra = ["--log-level", "warning", *SERVICE_OPTIONS.get(spec.name, [])]
-            process = ServiceProcess(
-                service_spec(spec.name), free_port(), folder / spec.name, token, extra
-            ).start()
-            cleanup.callback(process.stop)
-            processes[spec.name] = process
-            devnet[spec.name] = LiveService(
-                spec.name,
-                process.url,
-                bearer_token=token,
-                nip98_secret=CLIENT_SECRET if spec.name == "oracle" else None,
-                default_auth="nip98" if spec.name == "oracle" else None,
-            )
-        if "lightning" in devnet:
-            _lightning_extras(devnet["lightning"])
-        coordinator = cleanup.enter_context(
-            running_coordinator(folder / "coordinator", esplora_url=devnet["chain"].url)
+def targets(running: DevnetStack) -> Stack:
+    devnet = {
+        name: LiveService(
+            name,
+            process.url,
+            bearer_token=running.token,
+            nip98_secret=CLIENT_SECRET if name in NIP98_SERVICES else None,
+            default_auth="nip98" if name in NIP98_SERVICES else None,
         )
-    except BaseException:
-        cleanup.close()
-        raise
+        for name, process in running.services.items()
+    }
+    devnet["lightning"].pins.append(_payer_pin(devnet["lightning"]))
     public = LiveService(
-        "coordinator", coordinator.url, nip98_secret=CLIENT_SECRET, default_auth="nip98"
+        "coordinator", running.coordinator.url, nip98_secret=CLIENT_SECRET, default_auth="nip98"
     )
+    assert running.coordinator.admin_url is not None
     admin = LiveService(
         "admin",
-        coordinator.admin_url,
-        bearer_token=coordinator.admin_token,
+        running.coordinator.admin_url,
+        bearer_token=running.admin_token,
         default_auth="bearer",
         openapi_path=ADMIN_OPENAPI_PATH,
     )
-    return Stack(devnet, public, admin, processes, coordinator), cleanup
+    return Stack(running, devnet, public, admin)
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """The services, started once per test module (modules do not share state)."""
-    running, cleanup = start_stack(tmp_path_factory.mktemp("stack"))
-    with cleanup:
-        yield running
+    """The whole stack, started once per test module (modules do not share state)."""
+    options = StackOptions(oracle_seed=ORACLE_SEED, log_level="warning")
+    with running_stack(tmp_path_factory.mktemp("stack"), options) as running:
+        yield targets(running)

@@ -28,6 +28,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis import Case
 from schemathesis.config import SchemathesisConfig
+from tests.fuzz.budget import examples
 from tests.hostile.conftest import LiveService, Stack
 
 from coordinator_core.nip98 import build_auth_header
@@ -35,7 +36,7 @@ from devnet.services import SERVICES
 
 #: Generated requests per operation in the fuzzing phase (the coverage phase adds its own
 #: boundary cases: each parameter's limits, wrong types, missing fields).
-MAX_EXAMPLES = 20
+MAX_EXAMPLES = examples(20)
 REQUEST_TIMEOUT_SECS = 15
 MAX_READ_BYTES = 1 << 20
 SERVICE_NAMES = [spec.name for spec in SERVICES] + ["coordinator", "admin"]

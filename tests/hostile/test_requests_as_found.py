@@ -14,14 +14,13 @@ import select
 import socket
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from coincurve import PrivateKey
-from tests.hostile.conftest import CLIENT_SECRET, LiveService, Stack
-from tests.support.coordinator import HEALTH_PATH, running_coordinator
+from tests.hostile.conftest import CLIENT_SECRET, PAYER, LiveService, Stack
+from tests.support.stack import HEALTH_PATH
 
 from coordinator_core.bolt11 import InvalidInvoiceError, check_invoice, decode_invoice
 from coordinator_core.ids import uuid7
@@ -33,7 +32,7 @@ HASH_B64 = base64.b64encode(b"\x07" * 32).decode()
 
 
 def control(service: LiveService) -> dict[str, str]:
-    return {"Authorization": f"Bearer {service.bearer_token}"}
+    return service.bearer
 
 
 def lnd(stack: Stack) -> tuple[httpx.Client, dict[str, str]]:
@@ -42,22 +41,20 @@ def lnd(stack: Stack) -> tuple[httpx.Client, dict[str, str]]:
     return lightning.http(), lightning.pins[0].headers
 
 
-def open_streams(stack: Stack, alias: str = "payer") -> int:
+def node_view(stack: Stack, alias: str = PAYER) -> dict[str, Any]:
+    """The devnet control API's view of a Lightning node (balance, open streams, …)."""
     lightning = stack.devnet["lightning"]
     with lightning.http() as http:
-        count: int = http.get(f"/devnet/nodes/{alias}", headers=control(lightning)).json()[
-            "open_streams"
-        ]
-        return count
+        view: dict[str, Any] = http.get(f"/devnet/nodes/{alias}", headers=lightning.bearer).json()
+        return view
 
 
-def balance_msat(stack: Stack, alias: str = "payer") -> int:
-    lightning = stack.devnet["lightning"]
-    with lightning.http() as http:
-        value: int = http.get(f"/devnet/nodes/{alias}", headers=control(lightning)).json()[
-            "balance_msat"
-        ]
-        return value
+def open_streams(stack: Stack) -> int:
+    return int(node_view(stack)["open_streams"])
+
+
+def balance_msat(stack: Stack) -> int:
+    return int(node_view(stack)["balance_msat"])
 
 
 def invoice_with_prefix(amount_part: str, payment_hash: bytes | None = None) -> str:
@@ -92,12 +89,13 @@ def test_bolt11_amounts_outside_the_grammar_are_refused_before_paying(
     http, macaroon = lnd(stack)
     with http:
         sent = http.post(
-            "/nodes/payer/v2/router/send",
+            f"/nodes/{PAYER}/v2/router/send",
             json={"payment_request": invoice, "amt": 1000, "fee_limit_sat": 100},
             headers=macaroon,
         )
         assert "unable to decode payment request" in sent.text
-        tracked = http.get(f"/nodes/payer/v2/router/track/{payment_hash.hex()}", headers=macaroon)
+        track = f"/nodes/{PAYER}/v2/router/track/{payment_hash.hex()}"
+        tracked = http.get(track, headers=macaroon)
     assert tracked.status_code == 404  # no payment was recorded
     assert balance_msat(stack) == before
 
@@ -145,12 +143,12 @@ def test_lightning_invoice_amounts_beyond_the_money_supply_are_a_400(
 ) -> None:
     http, macaroon = lnd(stack)
     with http:
-        response = http.post(f"/nodes/payer{route}", json=body, headers=macaroon)
+        response = http.post(f"/nodes/{PAYER}{route}", json=body, headers=macaroon)
         assert response.status_code == 400, response.text
         assert response.json()["code"] == 3  # InvalidArgument
         # Nothing was created: the next invoice's add_index follows the last real one.
-        first = http.post("/nodes/payer/v1/invoices", json={"value": 1}, headers=macaroon)
-        second = http.post("/nodes/payer/v1/invoices", json={"value": 1}, headers=macaroon)
+        first = http.post(f"/nodes/{PAYER}/v1/invoices", json={"value": 1}, headers=macaroon)
+        second = http.post(f"/nodes/{PAYER}/v1/invoices", json={"value": 1}, headers=macaroon)
     assert int(second.json()["add_index"]) == int(first.json()["add_index"]) + 1
 
 
@@ -211,18 +209,18 @@ def test_refused_streams_do_not_stay_counted_open(stack: Stack) -> None:
     http, macaroon = lnd(stack)
     with http:
         subscribe = http.get(
-            "/nodes/payer/v1/invoices/subscribe",
+            f"/nodes/{PAYER}/v1/invoices/subscribe",
             params={"add_index": "99999999999999999999"},
             headers=macaroon,
         )
         assert subscribe.status_code == 400, subscribe.text
         send = http.post(
-            "/nodes/payer/v2/router/send",
+            f"/nodes/{PAYER}/v2/router/send",
             json={"payment_request": invoice_with_prefix(""), "amt": 2**63 - 1},
             headers=macaroon,
         )
         assert send.status_code == 400, send.text
-        unknown = http.get(f"/nodes/payer/v2/router/track/{'00' * 32}", headers=macaroon)
+        unknown = http.get(f"/nodes/{PAYER}/v2/router/track/{'00' * 32}", headers=macaroon)
         assert unknown.status_code == 404
     assert open_streams(stack) == 0
 
@@ -233,7 +231,7 @@ def test_streams_closed_by_the_client_are_released(stack: Stack) -> None:
     with lightning.http() as http:
         for _ in range(3):
             with http.stream(
-                "GET", "/nodes/payer/v1/invoices/subscribe", headers=macaroon
+                "GET", f"/nodes/{PAYER}/v1/invoices/subscribe", headers=macaroon
             ) as response:
                 assert response.status_code == 200
                 assert open_streams(stack) >= 1
@@ -302,7 +300,7 @@ def _body_limit_targets(
     )
     return [
         (lightning, "/devnet/nodes", control(lightning), 64 << 10, {413}),
-        (lightning, "/nodes/payer/v1/invoices", lightning.pins[0].headers, 64 << 10, {413}),
+        (lightning, f"/nodes/{PAYER}/v1/invoices", lightning.pins[0].headers, 64 << 10, {413}),
         (chain, "/tx", {}, 4 << 20, {413}),
         (chain, "/devnet/mine", control(chain), 4 << 20, {413}),
         (oracle, "/devnet/weather", control(oracle), 4 << 20, {413}),
@@ -365,19 +363,18 @@ async def test_concurrent_health_probes_read_the_cached_integrity_verdict(stack:
     assert len(checked) == 1 and None not in checked  # no probe ran an integrity check
 
 
-def test_integrity_is_rechecked_on_a_timer(tmp_path: Path, stack: Stack) -> None:
-    env = {"COORDINATOR__DB__INTEGRITY_CHECK_INTERVAL_SECS": "0.3"}
-    chain_url = stack.devnet["chain"].url
-    with (
-        running_coordinator(tmp_path / "timer", chain_url, env) as coordinator,
-        httpx.Client(base_url=coordinator.url, timeout=10) as http,
-    ):
+def test_integrity_is_rechecked_on_a_timer(stack: Stack) -> None:
+    """Last in the module: it corrupts the coordinator's users.db."""
+    coordinator = stack.running.coordinator
+    coordinator.stop()
+    coordinator.start(extra_env={"COORDINATOR__DB__INTEGRITY_CHECK_INTERVAL_SECS": "0.3"})
+    with httpx.Client(base_url=coordinator.url, timeout=10) as http:
         first = http.get(HEALTH_PATH).json()["integrity_checked_at"]
         deadline = time.monotonic() + 15
         while http.get(HEALTH_PATH).json()["integrity_checked_at"] == first:
             assert time.monotonic() < deadline, "integrity check never refreshed"
             time.sleep(0.1)
-        database = coordinator.data_folder / "users.db"
+        database = coordinator.root / "data" / "users.db"
         with database.open("r+b") as raw:
             for page in range(1, database.stat().st_size // 4096):
                 raw.seek(page * 4096)
@@ -386,5 +383,5 @@ def test_integrity_is_rechecked_on_a_timer(tmp_path: Path, stack: Stack) -> None
         while (answer := http.get(HEALTH_PATH)).status_code == 200:
             assert time.monotonic() < deadline, "corruption never reported"
             time.sleep(0.1)
-        assert answer.status_code == 503
-        assert "database users: quick_check failed" in answer.json()["problems"]
+    assert answer.status_code == 503
+    assert "database users: quick_check failed" in answer.json()["problems"]
