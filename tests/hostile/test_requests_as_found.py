@@ -291,8 +291,8 @@ def _body_limit_targets(
     coordinator = stack.coordinator
     with coordinator.http() as http:
         paths = http.get("/openapi.json").json()["paths"]
-    posts = [path for path, item in paths.items() if "post" in item]
-    # Until the coordinator has routes with a body, a POST is refused unread (405).
+    posts = [path for path, item in paths.items() if "requestBody" in item.get("post", {})]
+    # Without a route taking a body, a POST is refused unread (405).
     coordinator_target = (
         (coordinator, posts[0], {}, 1 << 20, {413})
         if posts
