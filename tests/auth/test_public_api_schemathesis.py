@@ -1,4 +1,4 @@
-"""schemathesis against the public listener's OpenAPI document, over HTTP.
+"""schemathesis against the public listener's OpenAPI document, over HTTP, on a devnet stack.
 
 Every generated request gets a fresh NIP-98 header signed over its exact URL, method and body
 (with a random ``nonce`` tag, so no two are the same event), so authenticated handlers run, not
@@ -28,11 +28,11 @@ from schemathesis.checks import (
 from schemathesis.config import SchemathesisConfig
 from schemathesis.schemas import APIOperation
 
-from tests.auth.conftest import USER_SECRET, make_settings
-from tests.support.live_coordinator import live_coordinator
+from tests.auth.conftest import USER_SECRET
 from tests.support.nostr_auth import NostrSigner
+from tests.support.stack import StackOptions, running_stack
 
-MAX_EXAMPLES = 25
+MAX_EXAMPLES = 20
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -73,14 +73,18 @@ class SignEveryRequest(requests.auth.AuthBase):
 
 @pytest.fixture(scope="module")
 def public_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    settings_ = make_settings(
-        Path(tmp_path_factory.mktemp("fuzz")),
-        COORDINATOR__AUTH__ADDRESS_BURST=1_000_000,
-        COORDINATOR__AUTH__USERNAME_BURST=1_000_000,
-        COORDINATOR__AUTH__REPLAY_CAPACITY=1_000_000,
+    """The coordinator of a whole devnet stack (chain, Lightning, oracle, signing gateway), so
+    competition routes run against real services rather than a disabled lifecycle."""
+    options = StackOptions(
+        log_level="warning",
+        coordinator_settings={
+            "COORDINATOR__AUTH__ADDRESS_BURST": "1000000",
+            "COORDINATOR__AUTH__USERNAME_BURST": "1000000",
+            "COORDINATOR__AUTH__REPLAY_CAPACITY": "1000000",
+        },
     )
-    with live_coordinator(settings_) as urls:
-        yield urls["public"]
+    with running_stack(Path(tmp_path_factory.mktemp("fuzz")), options) as stack:
+        yield stack.coordinator.url
 
 
 def operations(schema: schemathesis.BaseSchema) -> list[APIOperation]:
