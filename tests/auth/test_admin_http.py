@@ -20,8 +20,9 @@ from tests.support.nostr_auth import NostrSigner
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-# The one route that must accept anonymous callers: it is how a session starts.
-ANONYMOUS = {("POST", "/admin/login")}
+# Routes that must accept anonymous callers: the token login (how a session starts) and the
+# static assets its page loads (the same public files the public listener serves).
+ANONYMOUS = {("POST", "/admin/login"), ("GET", "/assets/{name}")}
 SAFE = {"GET", "HEAD", "OPTIONS"}
 
 
@@ -51,19 +52,29 @@ async def call(
     return await client.request(method, path, headers=headers)
 
 
+def assert_not_authenticated(response: httpx.Response, method: str, path: str) -> None:
+    """401, or for a page the token login form in its place (nothing of the operator's)."""
+    if method == "GET" and response.headers["content-type"].startswith("text/html"):
+        assert response.status_code in (200, 401), (method, path)
+        assert 'id="adminToken"' in response.text, (method, path)
+        return
+    assert response.status_code == 401, (method, path)
+    assert response.headers["www-authenticate"] == "Bearer"
+
+
 async def test_every_admin_route_refuses_anonymous_callers(coord: Coordinator) -> None:
     for method, path in admin_routes(coord):
         response = await call(coord.admin, method, path, {})
-        assert response.status_code == 401, (method, path)
-        assert response.headers["www-authenticate"] == "Bearer"
-        assert response.json()["error"]["type"] == "no_auth_header"
+        assert_not_authenticated(response, method, path)
+        if response.headers["content-type"].startswith("application/json"):
+            assert response.json()["error"]["type"] == "no_auth_header"
 
 
 async def test_every_admin_route_refuses_a_wrong_token(coord: Coordinator) -> None:
     for method, path in admin_routes(coord):
         headers = {"Authorization": "Bearer " + "x" * 40}
         response = await call(coord.admin, method, path, headers)
-        assert response.status_code == 401, (method, path)
+        assert_not_authenticated(response, method, path)
 
 
 async def test_every_admin_route_refuses_a_non_admin_npub(coord: Coordinator) -> None:
@@ -167,6 +178,7 @@ async def test_public_listener_serves_no_operator_route(coord: Coordinator) -> N
     for method, path in [*admin_routes(coord), ("POST", "/admin/login")]:
         response = await call(coord.public, method, path, bearer)
         assert response.status_code in (404, 405), (method, path)
+    assert ("GET", "/assets/{name}") in ANONYMOUS  # the one route both listeners serve
     for path in ("/admin", "/admin/", "/api/v1/admin/openapi.json"):
         assert (await coord.public.get(path, headers=bearer)).status_code == 404
 

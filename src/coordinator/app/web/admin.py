@@ -46,7 +46,9 @@ def _runtime(request: Request) -> Runtime:
 async def _admin_or_none(request: Request) -> AdminCaller | None:
     try:
         return await require_admin(request)
-    except AuthError:
+    except AuthError as exc:
+        if exc.status == 403:  # authenticated, but not as an admin: refused, not a login form
+            raise
         return None
 
 
@@ -84,10 +86,11 @@ async def competitions_page(request: Request, admin: MaybeAdmin) -> HTMLResponse
     stations: list[StationWeather] = []
     problem = None
     try:
-        weather = page_data(request.app).weather
-        listed = await weather.stations()
-        ids = tuple(s.station_id for s in listed)
-        stations = await weather.weather(ids, now, now + dt.timedelta(days=1))
+        if admin is not None:  # anonymous requests get the login form: no oracle calls
+            weather = page_data(request.app).weather
+            listed = await weather.stations()
+            ids = tuple(s.station_id for s in listed)
+            stations = await weather.weather(ids, now, now + dt.timedelta(days=1))
     except WeatherUnavailableError as exc:
         problem = f"The oracle's stations are unavailable: {exc}"
     return _page(
