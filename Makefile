@@ -38,11 +38,11 @@ typecheck: bootstrap
 	$(PY)/mypy
 
 # The end-to-end suites (tests/e2e, marker e2e: a whole devnet stack per module) run in two
-# processes, one module each at a time; everything else first. Exit code 5 (nothing selected,
+# processes (each process starts a stack per module it runs tests of); everything else first. Exit code 5 (nothing selected,
 # e.g. with PYTEST_ARGS="-k …") is not a failure of either half.
 pytest: bootstrap
 	$(PY)/pytest -m "not e2e" $(PYTEST_ARGS) || [ $$? -eq 5 ]
-	$(PY)/pytest -m e2e -n 2 --dist loadfile $(PYTEST_ARGS) || [ $$? -eq 5 ]
+	$(PY)/pytest -m e2e -n 2 --dist load $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 format: bootstrap
 	$(PY)/ruff check --fix src tests benchmarks scripts
