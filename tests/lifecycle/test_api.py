@@ -1,15 +1,15 @@
 """The JSON APIs over HTTP on a devnet stack (``coordinator serve`` as a process).
 
-- The happy path (5 entries, 3 places): every state reached in order, every winner paid over
-  Lightning, one cooperative close, the money accounted for to the satoshi.
 - The bad-input list: every route given malformed JSON, wrong types, oversize bodies, unknown
   ids, replayed authorizations and other users' objects answers a 4xx with a clear message,
   and nothing changes.
+- ``coordinator admin`` over the admin listener.
+
+Whole competitions over HTTP are the end-to-end scenarios of ``tests/e2e``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -22,17 +22,12 @@ from coordinator_core.ids import uuid7
 from coordinator_core.nip98 import build_auth_header
 from tests.lifecycle.api_support import (
     create_body,
-    enter,
     fund_coordinator,
     picks,
     register,
     state,
-    until,
-    wait_state,
-    weather,
 )
 from tests.support.stack import DevnetStack, StackOptions, running_stack
-from ticketdlc.bitcoin.tx import Transaction
 
 pytestmark = pytest.mark.slow
 
@@ -50,116 +45,6 @@ async def live(stack: DevnetStack) -> AsyncIterator[DevnetStack]:
     await fund_coordinator(stack)
     yield stack
     await stack.close_players()
-
-
-MILESTONES = [
-    "created_at", "keygen_opened_at", "event_created_at", "entries_submitted_at",
-    "contracted_at", "keymeld_keygen_completed_at", "signed_at", "funding_broadcasted_at",
-    "invoices_settled_at", "funding_confirmed_at", "funding_settled_at",
-    "awaiting_attestation_at", "attested_at", "outcome_broadcasted_at", "delta_broadcasted_at",
-    "completed_at",
-]  # fmt: skip
-
-
-async def test_happy_path_five_entries_three_places(live: DevnetStack) -> None:
-    stack = live
-    admin = stack.admin
-    body = create_body(5, 3)
-    created = admin.call("POST", "/api/v1/competitions", body, expect=201)
-    cid = created["id"]
-    assert created["state"] == "created" and created["keygen_opened_at"] is not None
-    listed = await (await stack.new_player("reader")).api.competitions()
-    assert cid in [c["id"] for c in listed]
-
-    choices = [
-        picks("Over", "Under", "Par"),  # 40 points: first
-        picks("Over", "Under", "Over"),  # 20: second
-        picks("Over", "Over", "Over"),  # 10: third
-        picks("Under", "Over", "Over"),  # 0
-        picks("Under", "Over", "Under"),  # 0
-    ]
-    players = [await stack.new_player(f"p{i}") for i in range(5)]
-    async with stack.lightning_control() as control:
-        coordinator_before = (await control.node("coordinator")).balance_msat
-    records = [await enter(stack, p, cid, c) for p, c in zip(players, choices, strict=True)]
-    async with httpx.AsyncClient(base_url=stack.coordinator.url, trust_env=False) as http:
-        private = (await http.get(f"/api/v1/competitions/{cid}/leaderboard")).json()
-    assert private["public"] is False or private["rows"][0]["picks"]  # picks only after kickoff
-    await wait_state(stack, cid, "awaiting_attestation", within=180, mine=True)
-    stack.post_weather(**weather(body, 75.0))
-    stack.attest(uuid.UUID(cid))
-    await wait_state(stack, cid, "outcome_broadcasted", within=60)
-
-    async def outcome_confirmed() -> bool:
-        shown = admin.call("GET", f"/api/v1/admin/competitions/{cid}")
-        return any(t["kind"] == "outcome" and t["confirmed_height"] for t in shown["transactions"])
-
-    async def mine() -> None:
-        await asyncio.to_thread(stack.mine, 1)
-
-    await until(outcome_confirmed, step=mine)
-    amounts = []
-    for player, record in list(zip(players, records, strict=True))[:3]:
-        invoice = await player.lightning.create_invoice(
-            await owed(player, record), 3600, "payout", cltv_expiry=4
-        )
-        answer = await player.player.request_payout(record, invoice.payment_request)
-        assert answer["status"] == "succeeded", answer
-        amounts.append(answer["amount_sats"])
-    pool = body["total_competition_pool"]
-    assert amounts == [pool * 45 // 100, pool * 35 // 100, pool * 20 // 100]
-    await wait_state(stack, cid, "completed", within=60, mine=True)
-
-    shown = admin.call("GET", f"/api/v1/admin/competitions/{cid}")
-    assert [h["milestone"] for h in shown["history"]] == MILESTONES  # every state, in order
-    kinds = sorted(t["kind"] for t in shown["transactions"])
-    assert kinds == ["close", "funding", "outcome"]
-    assert [p["status"] for p in shown["payouts"]] == ["succeeded"] * 3
-    # Lightning: five ticket prices in, the three payouts (plus routing fees) out.
-    async with stack.lightning_control() as control:
-        coordinator_after = (await control.node("coordinator")).balance_msat
-    fees_msat = sum(p["fee_msat"] for p in shown["payouts"])
-    price = created["ticket_price_sats"]
-    assert coordinator_after - coordinator_before == (5 * price - sum(amounts)) * 1000 - fees_msat
-    # On chain: the pool funded the contract; the outcome and close fees and the anchor are
-    # the only sats not back in the coordinator's wallet.
-    full = await players[0].api.competition(uuid.UUID(cid))
-    funding = Transaction.from_hex(full["funding_transaction"])
-    outcome = Transaction.from_hex(full["outcome_transaction"])
-    vout = int(full["funding_outpoint"].split(":")[1])
-    assert funding.outputs[vout].value == pool
-    closes = [t for t in shown["transactions"] if t["kind"] == "close"]
-    close_value = await close_output_value(stack, closes[0]["txid"])
-    outcome_fee = pool - sum(o.value for o in outcome.outputs)
-    close_fee = outcome.outputs[0].value - close_value
-    anchor = sum(o.value for o in outcome.outputs[1:])
-    assert pool == close_value + outcome_fee + close_fee + anchor
-    async with httpx.AsyncClient(base_url=stack.coordinator.url, trust_env=False) as http:
-        board = (await http.get(f"/api/v1/competitions/{cid}/leaderboard")).json()
-    assert board["public"] is True
-    assert [r["entry_id"] for r in board["rows"][:3]] == [r.entry_id for r in records[:3]]
-    # Players see their entries, with the payout.
-    mine_entries = await players[0].api.entries()
-    assert [e["id"] for e in mine_entries] == [records[0].entry_id]
-    assert mine_entries[0]["payout_status"] == "succeeded"
-    assert mine_entries[0]["ephemeral_privatekey"] is None  # revealed secrets never shown
-
-
-async def owed(player: Any, record: Any) -> int:
-    """What the winner is owed (msat), from the public contract parameters."""
-    contract = await player.api.contract(record.competition_uuid)
-    competition = await player.api.competition(record.competition_uuid)
-    outcome = competition["settled_outcome"]
-    index = contract["players"][0]["player_index"]
-    weights = contract["contract_params"]["outcome_payouts"][outcome]
-    pool = contract["contract_params"]["funding_value"]
-    weight = weights[str(index)]
-    return pool * weight // sum(weights.values()) * 1000
-
-
-async def close_output_value(stack: DevnetStack, txid: str) -> int:
-    tx = await asyncio.to_thread(stack.chain.tx, txid)
-    return int(sum(v["value"] for v in tx["vout"]))
 
 
 # -- bad input -----------------------------------------------------------------------------------

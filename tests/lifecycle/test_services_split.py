@@ -56,6 +56,10 @@ async def test_paid_winner_closed_unpaid_winner_claims_owed_winner_swept(world: 
     await run_to(world, terms.id, State.OUTCOME_BROADCASTED)
     await world.eventually(lambda: _confirmed(world, terms.id, TxKind.OUTCOME), mine=True)
     first, second, third, _ = seats
+    board = await world.services.board.rows(terms.id)
+    assert board["public"] and [r["entry_id"] for r in board["rows"][:3]] == [
+        str(s.entry_id) for s in seats[:3]
+    ]
 
     paid = await sell_back(world, first)
     assert paid.status is PayoutStatus.SUCCEEDED

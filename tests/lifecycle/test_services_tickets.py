@@ -19,7 +19,17 @@ from coordinator.domain.ports.lightning import InvoiceState, PaymentStatus
 from coordinator.domain.ports.signer import SignerCapacityError
 from coordinator_core.errors import ConflictError, ValidationError
 from tests.lifecycle.factories import make_terms
-from tests.lifecycle.world import Devnet, World, create, make_world, pay, run_to, take_seat
+from tests.lifecycle.world import (
+    Devnet,
+    World,
+    create,
+    make_world,
+    pay,
+    picks,
+    run_to,
+    submit,
+    take_seat,
+)
 
 
 async def balance(player) -> int:  # type: ignore[no-untyped-def]
@@ -90,6 +100,11 @@ async def test_unfilled_competition_is_cancelled_and_held_fees_return(world: Wor
     seats = [await take_seat(world, p, terms.id) for p in payers]
     for seat in seats:
         await pay(world, seat)
+    await submit(world, seats[0], picks("KORD", "Over"))
+    board = await world.services.board.rows(terms.id)  # picks stay private before kickoff
+    assert board["public"] is False and board["rows"] == [
+        {"entry_id": str(seats[0].entry_id), "rank": None}
+    ]
     held = [await balance(p) for p in payers]
     assert all(h < b for h, b in zip(held, before, strict=True))
     # Entries close with the competition not full: cancelled, every held fee returned now.
