@@ -1,10 +1,6 @@
-"""A crash the lifecycle does not recover from yet (found by the crash suite), as a focused test
-that must fail until the lifecycle handles it (``xfail(strict=True)``: once it is fixed the test
-passes, the strict marker turns that into a failure, and the marker goes):
-
-dying right after the funding PSBT was built (coins locked), before it was recorded
-(``after_build:funding_psbt``): after the restart the wallet's coins stay locked and every
-build fails with "Insufficient funds" until the competition fails.
+"""A crash the crash suite found, as a focused test: dying right after the funding PSBT was
+built (coins locked), before it was recorded (``after_build:funding_psbt``). Start-up
+reconciliation unlocks coins no recorded funding PSBT spends, so the rebuilt contract is funded.
 """
 
 from __future__ import annotations
@@ -16,7 +12,6 @@ from tests.e2e.scenario import RANKED_PICKS, Scenario
 pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.crash, pytest.mark.timeout(900)]
 
 
-@pytest.mark.xfail(strict=True, reason="coins locked by a crashed funding build stay locked")
 async def test_crash_after_building_the_funding_psbt(scenario: Scenario) -> None:
     s = scenario
     s.patient = True

@@ -93,6 +93,29 @@ async def test_funding_psbt_locks_its_coins_until_released(
     assert (await wallet.balance()).confirmed == 500_000 - 200_000 - signed.fee
 
 
+async def test_coins_no_kept_psbt_spends_are_unlocked(
+    devnet_chain: ChainHandle, open_wallet: WalletFactory
+) -> None:
+    """A crash between building a funding PSBT and recording it leaves its coins locked, across
+    restarts; unlocking every coin the recorded PSBTs do not spend frees them again."""
+    wallet = open_wallet()
+    await _funded(wallet, devnet_chain, 300_000)
+    await _funded(wallet, devnet_chain, 300_000)
+    script = new_taproot_key().script_pubkey
+    kept = await wallet.build_funding_psbt(script, 200_000, fee_rate=2)
+    orphan = await wallet.build_funding_psbt(script, 200_000, fee_rate=2)
+    await wallet.close()
+    reopened = open_wallet()  # the locks survived the restart
+    with pytest.raises(InsufficientFundsError):
+        await reopened.build_funding_psbt(script, 200_000, fee_rate=2)
+    freed = await reopened.unlock_unclaimed([kept.psbt])
+    assert len(freed) == 1 and freed[0] in {o.outpoint for o in await reopened.outputs()}
+    again = await reopened.build_funding_psbt(script, 200_000, fee_rate=2)
+    assert again.txid != kept.txid  # the kept PSBT's coin is still locked
+    assert await reopened.unlock_unclaimed([kept.psbt, again.psbt]) == []
+    del orphan
+
+
 async def test_fee_limits_drain_and_bad_input(
     devnet_chain: ChainHandle, open_wallet: WalletFactory
 ) -> None:

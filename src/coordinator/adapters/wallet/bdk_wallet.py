@@ -178,6 +178,10 @@ class BdkWallet:
     async def release_funding(self, psbt: str) -> None:
         await self._call("unlock", psbt=psbt)
 
+    async def unlock_unclaimed(self, keep: Sequence[str]) -> list[str]:
+        freed: list[str] = await self._call("unlock_unclaimed", keep=list(keep))
+        return freed
+
     async def sign_psbt(self, psbt: str) -> SignedTransaction:
         signed = await self._read("sign", psbt=psbt)
         return SignedTransaction(

@@ -237,6 +237,22 @@ class WalletWorker:
             self.wallet.unlock_outpoint(txin.previous_output)
         self._persist()
 
+    def unlock_unclaimed(self, keep: list[str]) -> list[str]:
+        """Unlock every locked coin no PSBT of ``keep`` spends; returns the unlocked ones."""
+        kept = {
+            _outpoint_text(txin.previous_output)
+            for text in keep
+            for txin in bdk.Psbt(text).extract_tx_unchecked_fee_rate().input()
+        }
+        freed = []
+        for outpoint in self.wallet.list_locked_outpoints():
+            if _outpoint_text(outpoint) not in kept:
+                self.wallet.unlock_outpoint(outpoint)
+                freed.append(_outpoint_text(outpoint))
+        if freed:
+            self._persist()
+        return freed
+
     def sign(self, psbt: str) -> dict[str, Any]:
         parsed = bdk.Psbt(psbt)
         spent = [_spent_output(item) for item in parsed.input()]
@@ -252,6 +268,10 @@ class WalletWorker:
                 "internal", f"input {failing} of the signed transaction does not verify"
             )
         return {"txid": str(tx.compute_txid()), "raw": raw.hex(), "fee": int(result.psbt.fee())}
+
+
+def _outpoint_text(outpoint: Any) -> str:
+    return f"{outpoint.txid}:{outpoint.vout}"
 
 
 def _spent_output(psbt_input: Any) -> tuple[bytes, int]:

@@ -154,7 +154,23 @@ async def reconcile(lc: Lifecycle, invoices: InvoiceWatcher) -> None:
             await lc.store.mark_tx_broadcast(tx.txid, lc.clock())
             log.info("reconciled: %s transaction %s was broadcast", tx.kind, tx.txid)
     await hold_unexplained_payments(lc)
+    await unlock_orphaned_coins(lc)
     await invoices.poll()
+
+
+async def unlock_orphaned_coins(lc: Lifecycle) -> None:
+    """Coins locked for a funding PSBT that was never recorded (a crash right after the wallet
+    built it) are unlocked; the coins of every recorded, still pending funding stay locked."""
+    keep = []
+    for competition_id in await lc.store.active_ids():
+        c = await lc.store.load(competition_id, documents=False)
+        if c is None or c.funding_psbt is None:
+            continue
+        if c.progress.cancelled_at is None and c.progress.failed_at is None:
+            keep.append(c.funding_psbt)
+    freed = await lc.wallet.unlock_unclaimed(keep)
+    if freed:
+        log.warning("reconciled: unlocked %d coins no recorded funding spends", len(freed))
 
 
 async def hold_unexplained_payments(lc: Lifecycle) -> None:

@@ -120,6 +120,11 @@ class Wallet(Protocol):
         """Unlock the coins of a funding PSBT that will not be broadcast."""
         ...
 
+    async def unlock_unclaimed(self, keep: Sequence[str]) -> list[str]:
+        """Unlock every locked coin that none of the ``keep`` PSBTs spends (coins a crash left
+        locked between building a funding PSBT and recording it); returns their outpoints."""
+        ...
+
     async def sign_psbt(self, psbt: str) -> SignedTransaction:
         """Sign the wallet's inputs of ``psbt`` and finalize it."""
         ...
