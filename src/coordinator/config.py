@@ -283,6 +283,26 @@ class MetricsSettings(_Section):
     refresh_secs: float = Field(15.0, ge=0, le=3600)
 
 
+class CpfpSettings(_Section):
+    """Fee bumping of the anchored settlement transactions by CPFP from the wallet's coins."""
+
+    enabled: bool = True
+    check_interval_secs: float = Field(60.0, ge=0, le=3600)  # per competition
+    after_blocks: int = Field(3, ge=1, le=1008)  # unconfirmed this long at the target: 1.25×
+    conf_target: int = Field(6, ge=1, le=1008)
+    urgent_conf_target: int = Field(1, ge=1, le=1008)
+    urgent_within_blocks: int = Field(36, ge=0, le=10_000)  # of a competing spend (height)
+    urgent_within_secs: int = Field(21_600, ge=0, le=1_209_600)  # of a competing spend (time)
+    max_fee_percent: int = Field(10, ge=1, le=100)  # of what the bumped transaction spends
+    budget_sats: int = Field(100_000, ge=0)  # what one competition's children pay in all
+
+    @model_validator(mode="after")
+    def _urgent_is_sooner(self) -> CpfpSettings:
+        if self.urgent_conf_target > self.conf_target:
+            raise ValueError("urgent_conf_target: at most conf_target")
+        return self
+
+
 class DevnetSettings(_Section):
     """Local protocol-compatible stand-ins started by ``coordinator dev``. Never in production."""
 
@@ -319,6 +339,7 @@ class Settings(_Section):
     competitions: CompetitionSettings = CompetitionSettings()
     backup: BackupSettings = BackupSettings()
     metrics: MetricsSettings = MetricsSettings()
+    cpfp: CpfpSettings = CpfpSettings()
     devnet: DevnetSettings | None = None
 
     @model_validator(mode="after")

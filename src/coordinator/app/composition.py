@@ -22,6 +22,7 @@ from coordinator.adapters.oracle.client import NoaaOracleClient
 from coordinator.adapters.signer.keymeld import KeymeldSigner
 from coordinator.adapters.sqlite import identity, migrations
 from coordinator.adapters.sqlite.competitions import SqliteCompetitionStore
+from coordinator.adapters.sqlite.cpfp import SqliteCpfpStore
 from coordinator.adapters.sqlite.database import Database
 from coordinator.adapters.sqlite.users import SqliteUserStore
 from coordinator.adapters.wallet.bdk_wallet import BdkWallet
@@ -30,6 +31,7 @@ from coordinator.domain.keys import CoordinatorKeys
 from coordinator.domain.ports.backup import BackupReplicas
 from coordinator.domain.ports.chain import ChainSource
 from coordinator.domain.ports.competitions import CompetitionStore
+from coordinator.domain.ports.cpfp import CpfpStore
 from coordinator.domain.ports.lightning import LightningNode
 from coordinator.domain.ports.oracle import OraclePort
 from coordinator.domain.ports.signer import Signer
@@ -98,6 +100,13 @@ def competition_store(db: Store) -> CompetitionStore:
     if not isinstance(db, Database):
         raise TypeError("the competitions store needs an open SQLite database")
     return SqliteCompetitionStore(db)
+
+
+def cpfp_store(db: Store) -> CpfpStore:
+    """Fee bumping's store on the competitions database."""
+    if not isinstance(db, Database):
+        raise TypeError("the fee bumping store needs an open SQLite database")
+    return SqliteCpfpStore(db)
 
 
 def user_store(db: Store) -> UserStore:

@@ -13,6 +13,7 @@ from coordinator.app.auth.pow import ProofOfWork
 from coordinator.app.backup import Backups, restore_missing_at_start
 from coordinator.app.bitcoin import Bitcoin, start_bitcoin
 from coordinator.app.competitions.context import Lifecycle
+from coordinator.app.competitions.fee_bumping import FeeBumper
 from coordinator.app.competitions.service import CompetitionServices
 from coordinator.app.composition import Store
 from coordinator.app.health import (
@@ -140,6 +141,9 @@ class Runtime:
             signer=signer,
             keys=self.keys,
         )
+        if settings.cpfp.enabled:
+            store = composition.cpfp_store(self.competitions_db)
+            lifecycle.fee_bumper = FeeBumper(lifecycle, store, settings.cpfp)
         self.competitions = CompetitionServices(lifecycle)
         self.competitions.start(self.tasks)
 

@@ -8,14 +8,16 @@ coordinator's :class:`ChainSource` (idempotent) and then recorded in the wallet.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any, Final
 
 from coordinator.adapters.wallet.keys import wallet_descriptors
 from coordinator.adapters.wallet.process import WalletWorkerError, WorkerCrashedError, WorkerProcess
+from coordinator.adapters.wallet.psbt import psbt_for
 from coordinator.domain.ports.chain import ChainSource, fee_rate_for_target
 from coordinator.domain.ports.wallet import (
+    CoinLockedError,
     FeeTooHighError,
     FundingPsbt,
     InsufficientFundsError,
@@ -24,6 +26,7 @@ from coordinator.domain.ports.wallet import (
     WalletOutput,
 )
 from coordinator_core.errors import ValidationError
+from ticketdlc.bitcoin.tx import Transaction, TxOut
 from ticketdlc.typed_bytes import Txid
 
 log = logging.getLogger(__name__)
@@ -69,6 +72,8 @@ class BdkWallet:
         except WalletWorkerError as exc:
             if exc.kind == "insufficient_funds":
                 raise InsufficientFundsError(exc.message) from exc
+            if exc.kind == "coin_locked":
+                raise CoinLockedError(exc.message) from exc
             raise
 
     async def _read(self, method: str, time_limit: float = CALL_TIMEOUT_SECS, **params: Any) -> Any:
@@ -187,6 +192,25 @@ class BdkWallet:
         return SignedTransaction(
             txid=Txid(signed["txid"]), raw=bytes.fromhex(signed["raw"]), fee=signed["fee"]
         )
+
+    async def sign_and_lock(
+        self,
+        tx: Transaction,
+        spent_outputs: Sequence[TxOut],
+        keyless_inputs: Collection[int],
+        relock: Collection[str] = (),
+    ) -> SignedTransaction:
+        signed = await self._call(
+            "sign_and_lock",
+            psbt=psbt_for(tx, spent_outputs, keyless_inputs),
+            relock=sorted(relock),
+        )
+        return SignedTransaction(
+            txid=Txid(signed["txid"]), raw=bytes.fromhex(signed["raw"]), fee=signed["fee"]
+        )
+
+    async def release_coins(self, outpoints: Sequence[str]) -> None:
+        await self._call("release_coins", outpoints=list(outpoints))
 
     async def broadcast(self, raw_tx: bytes) -> Txid:
         txid = await self.chain.broadcast(raw_tx)

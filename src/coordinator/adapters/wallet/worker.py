@@ -172,6 +172,7 @@ class WalletWorker:
             "confirmation_height": (
                 position.confirmation_block_time.block_id.height if confirmed else None
             ),
+            "locked": bool(self.wallet.is_outpoint_locked(row.outpoint)),
         }
 
     def script_of(self, address: str) -> str:
@@ -268,6 +269,35 @@ class WalletWorker:
                 "internal", f"input {failing} of the signed transaction does not verify"
             )
         return {"txid": str(tx.compute_txid()), "raw": raw.hex(), "fee": int(result.psbt.fee())}
+
+    def sign_and_lock(self, psbt: str, relock: list[str]) -> dict[str, Any]:
+        """Sign the wallet's inputs of a PSBT built elsewhere (others carry a final witness),
+        then lock those coins; refuses coins locked already unless listed in ``relock``."""
+        parsed = bdk.Psbt(psbt)
+        unsigned = parsed.extract_tx_unchecked_fee_rate()
+        allowed = set(relock)
+        own = []
+        for txin, item in zip(unsigned.input(), parsed.input(), strict=True):
+            outpoint = txin.previous_output
+            utxo = item.witness_utxo
+            if utxo is None or not self.wallet.is_mine(utxo.script_pubkey):
+                continue
+            text = f"{outpoint.txid}:{outpoint.vout}"
+            if self.wallet.is_outpoint_locked(outpoint) and text not in allowed:
+                raise WorkerError("coin_locked", f"coin {text} is locked for another transaction")
+            own.append(outpoint)
+        if not own:
+            raise WorkerError("validation", "no input of the transaction is the wallet's")
+        signed = self.sign(psbt)
+        for outpoint in own:
+            self.wallet.lock_outpoint(outpoint)
+        self._persist()
+        return signed
+
+    def release_coins(self, outpoints: list[str]) -> None:
+        for text in outpoints:
+            self.wallet.unlock_outpoint(_outpoint(text))
+        self._persist()
 
 
 def _outpoint_text(outpoint: Any) -> str:

@@ -7,9 +7,11 @@ import datetime as dt
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from coordinator.config import Settings
 from coordinator.domain.competitions.payouts import PayoutRules
+from coordinator.domain.competitions.records import SettlementTx
 from coordinator.domain.competitions.terms import CreationLimits
 from coordinator.domain.competitions.transitions import Timeouts
 from coordinator.domain.keys import CoordinatorKeys
@@ -29,6 +31,20 @@ def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+class FeeBumping(Protocol):
+    """Fee bumping of the settlement transactions (see ``fee_bumping.FeeBumper``); every call
+    runs under the competition's lock."""
+
+    async def watch(self, competition_id: uuid.UUID) -> None:
+        """Look at the competition's unconfirmed anchored transactions; bump what needs it."""
+        ...
+
+    async def rescue(self, tx: SettlementTx, reason: str) -> bool:
+        """The chain refused stored ``tx`` for ``reason``: if that is its fee rate, send it
+        with a child as a package. True if the chain holds it now."""
+        ...
+
+
 @dataclass
 class Lifecycle:
     """The ports and configuration of the competition lifecycle."""
@@ -42,6 +58,7 @@ class Lifecycle:
     signer: Signer | None
     keys: CoordinatorKeys
     clock: Clock = utc_now
+    fee_bumper: FeeBumping | None = None  # set when ``[cpfp] enabled``
     _locks: dict[uuid.UUID, asyncio.Lock] = field(default_factory=dict, repr=False)
 
     @property

@@ -26,6 +26,8 @@ Settlement:
   before_broadcast:split, after_broadcast:split
   before_broadcast:split_close, after_broadcast:split_close   a paid winner's split output
   before_broadcast:sweep, after_broadcast:sweep         an owed winner's output, approved
+Fee bumping:
+  before_broadcast:cpfp, after_broadcast:cpfp           a CPFP child (persisted) of a settlement tx
 Payouts:
   before_send:payout, after_send:payout
 Cancellation:

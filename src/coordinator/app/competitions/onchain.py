@@ -2,8 +2,8 @@
 
 A transaction is stored (with its txid) before it is offered to the chain, and whatever is
 stored is what gets broadcast again after a restart: the coordinator never builds a second,
-conflicting version of a settlement transaction. Fee bumping (CPFP on the anchor outputs) can
-hook in here, per stored transaction.
+conflicting version of a settlement transaction. A stored transaction the chain refuses for its
+fee rate goes out with a CPFP child on its anchor, as a package (``Lifecycle.fee_bumper``).
 """
 
 from __future__ import annotations
@@ -41,10 +41,12 @@ async def broadcast_stored(lc: Lifecycle, tx: SettlementTx) -> None:
     """Offer a stored transaction to the chain source again (idempotent there)."""
     try:
         await lc.chain.broadcast(bytes.fromhex(tx.raw_hex))
-    except BroadcastRejectedError:
+    except BroadcastRejectedError as exc:
         # A transaction already mined (its inputs now spent by itself) is refused by some
         # servers instead of being recognised: it is broadcast if the chain knows it.
-        if await lc.chain.tx_status(tx.txid) is None:
+        if await lc.chain.tx_status(tx.txid) is not None:
+            return
+        if lc.fee_bumper is None or not await lc.fee_bumper.rescue(tx, exc.reason):
             raise
 
 

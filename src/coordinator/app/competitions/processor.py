@@ -119,32 +119,39 @@ class Processor:
             await asyncio.gather(*tasks, return_exceptions=True)
 
     async def advance(self, competition_id: uuid.UUID) -> None:
-        """Run the competition's actions until one has to wait (or fails)."""
+        """Run the competition's actions until one has to wait (or fails), then look after its
+        unconfirmed settlement transactions' fees."""
         lc = self.lc
         async with lc.lock(competition_id):
-            for _ in range(MAX_CHAINED_STEPS):
-                c = await lc.store.load(competition_id)
-                if c is None:
-                    return
-                now = lc.clock()
-                if c.errors.retry_at is not None and now < c.errors.retry_at:
-                    return
-                situation = Situation(
-                    now, c.progress, c.roster, c.terms.start_observation_date, lc.timeouts
-                )
-                row = next_transition(c.state, situation)
-                if row is None:
-                    return
-                try:
-                    done = await ACTIONS[row.action](lc, c, self.cache)
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:  # every failure is classified, none stops the loop
-                    await self._failed(c, row.action, exc)
-                    return
-                if not done:
-                    return
-                log.debug("competition %s: %s done", c.id, row.action)
+            await self._run_actions(competition_id)
+            if lc.fee_bumper is not None:
+                await lc.fee_bumper.watch(competition_id)
+
+    async def _run_actions(self, competition_id: uuid.UUID) -> None:
+        lc = self.lc
+        for _ in range(MAX_CHAINED_STEPS):
+            c = await lc.store.load(competition_id)
+            if c is None:
+                return
+            now = lc.clock()
+            if c.errors.retry_at is not None and now < c.errors.retry_at:
+                return
+            situation = Situation(
+                now, c.progress, c.roster, c.terms.start_observation_date, lc.timeouts
+            )
+            row = next_transition(c.state, situation)
+            if row is None:
+                return
+            try:
+                done = await ACTIONS[row.action](lc, c, self.cache)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # every failure is classified, none stops the loop
+                await self._failed(c, row.action, exc)
+                return
+            if not done:
+                return
+            log.debug("competition %s: %s done", c.id, row.action)
 
     async def _failed(self, c: Competition, action: Action, exc: Exception) -> None:
         lc = self.lc

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from coordinator_core.errors import PermanentError
+from coordinator_core.errors import PermanentError, TransientError
+from ticketdlc.bitcoin.tx import Transaction, TxOut
 from ticketdlc.typed_bytes import Txid
 
 
@@ -20,6 +21,12 @@ class FeeTooHighError(PermanentError):
     """The transaction would pay more fee than the caller allowed."""
 
     code = "fee_too_high"
+
+
+class CoinLockedError(TransientError):
+    """A coin to be signed is locked for another transaction (a funding PSBT, another child)."""
+
+    code = "coin_locked"
 
 
 @dataclass(frozen=True)
@@ -50,6 +57,7 @@ class WalletOutput:
     keychain: str  # "external" or "internal" (change)
     is_spent: bool
     confirmation_height: int | None  # None while unconfirmed
+    locked: bool = False  # reserved for a transaction not broadcast yet (funding, CPFP child)
 
 
 @dataclass(frozen=True)
@@ -127,6 +135,27 @@ class Wallet(Protocol):
 
     async def sign_psbt(self, psbt: str) -> SignedTransaction:
         """Sign the wallet's inputs of ``psbt`` and finalize it."""
+        ...
+
+    async def sign_and_lock(
+        self,
+        tx: Transaction,
+        spent_outputs: Sequence[TxOut],
+        keyless_inputs: Collection[int],
+        relock: Collection[str] = (),
+    ) -> SignedTransaction:
+        """Sign the wallet's inputs of a transaction built elsewhere (a CPFP child) and lock
+        those coins until they are spent or released.
+
+        ``spent_outputs`` are the outputs every input spends, in input order; the inputs in
+        ``keyless_inputs`` (a pay-to-anchor) are someone else's and keep an empty witness.
+        Raises :class:`CoinLockedError` if a wallet input is locked already, unless its
+        outpoint is in ``relock`` (the coins of the child this one replaces).
+        """
+        ...
+
+    async def release_coins(self, outpoints: Sequence[str]) -> None:
+        """Unlock coins locked by :meth:`sign_and_lock` for a transaction never broadcast."""
         ...
 
     async def broadcast(self, raw_tx: bytes) -> Txid:
