@@ -54,10 +54,10 @@ def children(stack: DevnetStack, competition_id: str) -> list[dict[str, Any]]:
 async def bumps_metric(result: str) -> float:
     async with httpx.AsyncClient() as http:
         text = (await http.get(f"http://127.0.0.1:{METRICS_PORT}/metrics")).text
+    wanted = (f'result="{result}"', 'tx="outcome"')
     for line in text.splitlines():
-        if line.startswith("coordinator_cpfp_bumps_total{") and f'result="{result}"' in line:
-            if 'tx="outcome"' in line:
-                return float(line.rsplit(" ", 1)[1])
+        if line.startswith("coordinator_cpfp_bumps_total{") and all(w in line for w in wanted):
+            return float(line.rsplit(" ", 1)[1])
     return 0.0
 
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from fractions import Fraction
+from pathlib import Path
 
 import pytest
 
+from coordinator.config import load_settings
 from coordinator.domain.fee_bumping import (
     INCREMENTAL_RELAY_SAT_KWU,
     BumpSettings,
@@ -25,6 +27,7 @@ from coordinator.domain.fee_bumping import (
     plan_bump,
 )
 from coordinator.domain.ports.cpfp import BumpChild, committed_fees, current_child
+from coordinator_core.errors import ConfigError
 from ticketdlc.bitcoin.anchor import SEQUENCE_RBF, anchor_output
 from ticketdlc.bitcoin.fees import P2TR_KEY_SPEND
 from ticketdlc.bitcoin.script import p2tr_script
@@ -173,3 +176,10 @@ def test_only_current_children_count_against_the_budget() -> None:
     assert committed_fees(children, parents={"p2"}) == 700
     assert current_child(children[2:]) == children[2]
     assert current_child([children[3]]) is None
+
+
+def test_the_urgent_target_may_not_be_slower_than_the_normal_one() -> None:
+    env = {"COORDINATOR__CPFP__CONF_TARGET": "3", "COORDINATOR__CPFP__URGENT_CONF_TARGET": "6"}
+    with pytest.raises(ConfigError, match="urgent_conf_target"):
+        load_settings(Path("config/e2e.toml"), env=env)
+    assert load_settings(Path("config/e2e.toml"), env={}).cpfp.check_interval_secs == 1

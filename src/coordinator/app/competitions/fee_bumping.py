@@ -155,12 +155,19 @@ class FeeBumper:
             tx.txid,
             reason,
         )
-        await self._guarded(competition, tx, await self.lc.store.txs_of(tx.competition_id))
+        txs = await self.lc.store.txs_of(tx.competition_id)
+        await self._guarded(competition, tx, txs, refused_for_fee=True)
         return await self.lc.chain.tx_status(tx.txid) is not None
 
-    async def _guarded(self, c: Competition, tx: SettlementTx, txs: list[SettlementTx]) -> None:
+    async def _guarded(
+        self,
+        c: Competition,
+        tx: SettlementTx,
+        txs: list[SettlementTx],
+        refused_for_fee: bool = False,
+    ) -> None:
         try:
-            await self._check(c, tx, txs)
+            await self._check(c, tx, txs, refused_for_fee)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -172,7 +179,9 @@ class FeeBumper:
 
     # -- one parent -------------------------------------------------------------------------
 
-    async def _check(self, c: Competition, tx: SettlementTx, txs: list[SettlementTx]) -> None:
+    async def _check(
+        self, c: Competition, tx: SettlementTx, txs: list[SettlementTx], refused_for_fee: bool
+    ) -> None:
         chain = self.lc.chain
         parent = Transaction.from_hex(tx.raw_hex)
         found = find_anchor(parent)
@@ -189,6 +198,10 @@ class FeeBumper:
         if status is not None and status.confirmed:
             await self._parent_confirmed(tx, children, spender_txid)
             return
+        if status is None and not refused_for_fee:
+            if not await self._offered(c, tx, parent):
+                return
+            status = await chain.tx_status(tx.txid)
         spender = None
         if spender_txid is not None:
             spender = await self._reconcile(c, tx, txs, children, spender_txid, tip)
@@ -200,15 +213,6 @@ class FeeBumper:
             # Persisted but not in the mempool (a crash around its broadcast, or the chain lost
             # it): that child is sent, never a second one next to it.
             await self._send(c, tx, parent, current, status is not None, live, capped=False)
-            return
-        if status is None and (conflict := await self._conflict(parent)) is not None:
-            log.info(
-                "competition %s: %s %s cannot confirm: its input is spent by %s",
-                c.id,
-                tx.kind.value,
-                tx.txid,
-                conflict,
-            )
             return
         values = await self._input_values(parent, txs)
         view = Parent(
@@ -233,6 +237,23 @@ class FeeBumper:
             log.debug("competition %s: %s %s: %s", c.id, tx.kind.value, tx.txid, decision.why)
             return
         await self._bump(c, tx, parent, view, decision, spender)
+
+    async def _offered(self, c: Competition, tx: SettlementTx, parent: Transaction) -> bool:
+        """A parent the chain lacks is offered alone first: False if it is refused for another
+        reason than its fee rate (a conflict or a missing input is the lifecycle's to see)."""
+        try:
+            await self.lc.chain.broadcast(parent.serialize())
+        except BroadcastRejectedError as exc:
+            if not any(words in exc.reason for words in FEE_REJECT_REASONS):
+                log.info(
+                    "competition %s: %s %s is refused (%s): not bumped",
+                    c.id,
+                    tx.kind.value,
+                    tx.txid,
+                    exc.reason,
+                )
+                return False
+        return True
 
     async def _reconcile(
         self,
@@ -544,14 +565,6 @@ class FeeBumper:
 
     async def _tip(self) -> int:
         return await self.lc.chain.tip_height()
-
-    async def _conflict(self, tx: Transaction) -> Txid | None:
-        """The transaction spending an input of ``tx`` instead of it, if any."""
-        for txin in tx.inputs:
-            spend = await self.lc.chain.output_spend(txin.prevout.txid_hex, txin.prevout.vout)
-            if spend is not None and spend.spent and spend.txid not in (None, tx.txid_hex()):
-                return spend.txid
-        return None
 
     async def _input_values(self, tx: Transaction, txs: list[SettlementTx]) -> list[int]:
         """The value of every output ``tx`` spends, from stored transactions or the chain."""
