@@ -36,6 +36,7 @@ from tests.lifecycle.world import (
     picks,
     run_to,
     sell_back,
+    state_of,
     stored_tx,
 )
 from ticketdlc.bitcoin.anchor import find_anchor
@@ -69,11 +70,22 @@ def calm_fees(devnet: Devnet) -> Iterator[None]:
     devnet.chain.set_fee_estimates(DEFAULT_FEE_ESTIMATES)
 
 
+class Clock:
+    """The bumper's monotonic clock, moved on by the test."""
+
+    def __init__(self) -> None:
+        self.secs = 0.0
+
+    def __call__(self) -> float:
+        return self.secs
+
+
 @pytest.fixture
 async def bumping(tmp_path: Path, devnet: Devnet, calm_fees: None) -> AsyncIterator[World]:
     world = await make_world(tmp_path, devnet, wallet_sats=500_000)
-    world.lc.fee_bumper = FeeBumper(world.lc, SqliteCpfpStore(world.db), CPFP)
+    world.lc.fee_bumper = FeeBumper(world.lc, SqliteCpfpStore(world.db), CPFP, monotonic=Clock())
     yield world
+    world.chain.set_package_relay(True)
     await world.close()
 
 
@@ -210,12 +222,32 @@ async def test_split_path_under_a_fee_spike_beats_the_reclaim_timelock(bumping: 
     spike(world)  # the mempool refuses the pre-signed transactions alone now
     attest(world, terms, 75.0)
 
-    # The outcome transaction is refused alone, so it goes out with its child as a package.
-    await run_to(world, terms.id, State.OUTCOME_BROADCASTED)
+    # An Esplora without package relay: the outcome transaction cannot go out, and says why.
+    world.chain.set_package_relay(False)
+    refused = bumps("outcome", "refused")
+    await world.step(2)
+    assert await state_of(world, terms.id) is State.ATTESTED
     outcome = await stored_tx(world, terms.id, TxKind.OUTCOME)
-    assert outcome is not None
+    assert outcome is not None and outcome.broadcast_at is None
+    (no_relay,) = await store(world).children_of(outcome.txid)
+    assert (no_relay.abandon_reason or "").startswith("no package relay: ")
+    assert bumps("outcome", "refused") == refused + 1
+    competition = await world.lc.store.load(terms.id, documents=False)
+    assert competition is not None and competition.errors.errors
+    assert "mempool min fee not met" in competition.errors.errors[-1].message
+
+    # With package relay, the outcome transaction goes out with its child as a package.
+    world.chain.set_package_relay(True)
+    bumper = world.lc.fee_bumper
+    assert isinstance(bumper, FeeBumper) and isinstance(bumper._monotonic, Clock)
+    bumper._monotonic.secs += 601  # the chain source is asked for package relay again
+    world.clock_offset += dt.timedelta(minutes=6)  # past the step's retry backoff
+    await run_to(world, terms.id, State.OUTCOME_BROADCASTED)
+    # (the same child, built again: its abandoned record is live once more)
     (outcome_child,) = await store(world).children_of(outcome.txid)
+    assert outcome_child.txid == no_relay.txid and outcome_child.live
     assert outcome_child.reason is Reason.PARENT_REJECTED
+    assert outcome_child.package_rate == 25 * 250  # not raised: that refusal was not its fee
     assert {outcome.txid, outcome_child.txid} <= set(world.chain.mempool_txids())
     await world.mine(1)
     outcome_height = await confirmed_at(world, terms.id, TxKind.OUTCOME)

@@ -62,6 +62,10 @@ async def test_children_are_persisted_in_order_and_marked(
     assert current_child(stored) == stored[0]
     assert committed_fees(stored) == 1_000
 
+    again = dataclasses.replace(second, reason=Reason.PARENT_REJECTED, created_at=later)
+    await cpfp.insert_child(again)  # abandoned, then built again: the newest, live
+    assert await cpfp.children_of(PARENT) == [stored[0], again]
+
     await competitions_db.write(
         lambda conn: conn.execute("DELETE FROM competitions WHERE id = ?", (str(terms.id),))
     )

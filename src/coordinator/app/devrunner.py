@@ -123,6 +123,13 @@ def _operations_lines(settings: Settings) -> list[str]:
         )
     if settings.metrics.enabled:
         lines.append(f"metrics: http://{settings.metrics.host}:{settings.metrics.port}/metrics")
+    if settings.cpfp.enabled and settings.devnet is not None:
+        chain = f"http://{settings.devnet.host}:{settings.devnet.chain_port}"
+        lines.append(
+            f"fee bumping: stuck settlement transactions get a CPFP child (every "
+            f"{settings.cpfp.check_interval_secs:g}s); simulate a fee spike with POST "
+            f"{chain}/devnet/min-fee-rate and /devnet/fee-estimates"
+        )
     return lines
 
 

@@ -65,9 +65,16 @@ class SqliteCpfpStore(CpfpStore):
 
     async def insert_child(self, child: BumpChild) -> None:
         def write(conn: sqlite3.Connection) -> None:
+            found = conn.execute(
+                "SELECT abandoned_at FROM cpfp_children WHERE txid = ?", (child.txid,)
+            ).fetchone()
+            if found is not None and found["abandoned_at"] is None:
+                return
+            if found is not None:  # abandoned, now built again: the newest child once more
+                conn.execute("DELETE FROM cpfp_children WHERE txid = ?", (child.txid,))
             conn.execute(
                 f"INSERT INTO cpfp_children ({_CHILD_COLUMNS}) "  # noqa: S608 - fixed columns
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (txid) DO NOTHING",
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     child.txid,
                     str(child.competition_id),

@@ -56,7 +56,13 @@ from coordinator.domain.fee_bumping import (
     plan_bump,
 )
 from coordinator.domain.ports.chain import BroadcastRejectedError, PackageRelayUnsupportedError
-from coordinator.domain.ports.cpfp import BumpChild, CpfpStore, committed_fees, current_child
+from coordinator.domain.ports.cpfp import (
+    BumpChild,
+    CpfpStore,
+    WatchedParent,
+    committed_fees,
+    current_child,
+)
 from coordinator.domain.ports.wallet import CoinLockedError, WalletOutput
 from coordinator_core.errors import CoordinatorError
 from ticketdlc.bitcoin.address import address_to_script_pubkey
@@ -72,6 +78,8 @@ log = logging.getLogger(__name__)
 
 #: Bitcoin Core's reject reasons for a transaction paying too little to enter the mempool.
 FEE_REJECT_REASONS: Final = ("min relay fee not met", "mempool min fee not met")
+#: How long a chain source without package relay is not asked for one again.
+PACKAGE_RELAY_RETRY_SECS: Final = 600.0
 #: What ``cpfp_bumps_total{tx, result}`` counts (``tx``: the settlement transaction's kind).
 CPFP_BUMPS = metrics.counter(
     "cpfp_bumps_total", "CPFP fee bumps of settlement transactions, by transaction kind and result"
@@ -114,7 +122,9 @@ class FeeBumper:
         self.policy = bump_settings(settings)
         self._monotonic = monotonic
         self._checked: dict[uuid.UUID, float] = {}
+        self._watched: dict[str, WatchedParent] = {}
         self._coins = asyncio.Lock()  # one coin selection and signature at a time
+        self._no_package_relay_until = 0.0  # the chain source said it has none: ask later
 
     # -- entry points -----------------------------------------------------------------------
 
@@ -189,7 +199,10 @@ class FeeBumper:
         anchor_outpoint, _ = found
         status = await chain.tx_status(tx.txid)
         tip = await chain.tip_height()
-        watched = await self.store.watch(tx.txid, c.id, tx.kind.value, tip)
+        watched = self._watched.get(tx.txid)
+        if watched is None:
+            watched = await self.store.watch(tx.txid, c.id, tx.kind.value, tip)
+            self._watched[tx.txid] = watched
         children = await self.store.children_of(tx.txid)
         spend = None
         if status is not None:
@@ -202,6 +215,15 @@ class FeeBumper:
             if not await self._offered(c, tx, parent):
                 return
             status = await chain.tx_status(tx.txid)
+        if status is None and self._monotonic() < self._no_package_relay_until:
+            log.warning(
+                "competition %s: %s %s is below the mempool's floor and the chain source has no "
+                "package relay: it cannot be bumped",
+                c.id,
+                tx.kind.value,
+                tx.txid,
+            )
+            return
         spender = None
         if spender_txid is not None:
             spender = await self._reconcile(c, tx, txs, children, spender_txid, tip)
@@ -510,6 +532,7 @@ class FeeBumper:
         raw = bytes.fromhex(child.raw_hex)
         crash_point("before_broadcast:cpfp")
         refusal = None
+        verdict = "refused"  # a refused package is tried again higher (see _refused_rate)
         try:
             if not parent_in_mempool:
                 answer = await self.lc.chain.submit_package([parent.serialize(), raw])
@@ -521,11 +544,12 @@ class FeeBumper:
         except BroadcastRejectedError as exc:
             refusal = exc.reason
         except PackageRelayUnsupportedError as exc:
-            refusal = exc.message
+            self._no_package_relay_until = self._monotonic() + PACKAGE_RELAY_RETRY_SECS
+            refusal, verdict = exc.message, "no package relay"
         crash_point("after_broadcast:cpfp")
         if refusal is not None:
             keep = () if replaced is None else replaced.coins
-            await self._abandon(child, f"refused: {refusal}", keep)
+            await self._abandon(child, f"{verdict}: {refusal}", keep)
             CPFP_BUMPS.inc(tx=tx.kind.value, result=Result.REFUSED.value)
             log.warning(
                 "competition %s: child %s of %s %s refused: %s",

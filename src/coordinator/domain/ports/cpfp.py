@@ -61,8 +61,8 @@ class CpfpStore(Protocol):
         ...
 
     async def insert_child(self, child: BumpChild) -> None:
-        """Persist a child before it is broadcast (a second insert of the same txid is a
-        no-op)."""
+        """Persist a child before it is broadcast. A second insert of a live child is a no-op;
+        an abandoned child built again (the same transaction) becomes the newest child."""
         ...
 
     async def children_of(self, parent_txid: Txid) -> list[BumpChild]:
