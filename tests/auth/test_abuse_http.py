@@ -7,12 +7,13 @@ import json
 import secrets
 from pathlib import Path
 
-from coordinator_core.login_keys import seal_nsec
+from coordinator_core.login_keys import derive_login_keys, register_body, seal_nsec
 from coordinator_core.pow import solve, work_bits
 from tests.auth.conftest import make_settings, start_coordinator
 from tests.support.nostr_auth import NostrSigner
 
 USERS = "/api/v1/users"
+PASSWORD = "Correct-Horse-9"
 
 
 def login_body(username: str) -> dict[str, str]:
@@ -125,3 +126,28 @@ async def test_signup_proof_of_work(tmp_path: Path) -> None:
                    "Content-Type": "application/json"}  # fmt: skip
         response = await coord.public.post(f"{USERS}/register", content=content, headers=headers)
         assert (response.status_code, response.json()["error"]["type"]) == (400, "pow_rejected")
+
+
+async def test_a_successful_login_gives_the_username_its_budget_back(tmp_path: Path) -> None:
+    """Only failures use up a username's attempts: an owner who mistypes once a day is never
+    locked out by their own successful logins."""
+    settings = make_settings(
+        tmp_path,
+        COORDINATOR__AUTH__USERNAME_BURST=3,
+        COORDINATOR__AUTH__USERNAME_ATTEMPTS_PER_MINUTE=1,
+    )
+    async with start_coordinator(settings) as coord:
+        owner = NostrSigner(secrets.token_bytes(32))
+        body = register_body("carol", PASSWORD, owner.secret, "Y2Fyb2w=", "regtest")
+        assert (await coord.public.post(f"{USERS}/username/register", json=body)).status_code == 201
+        good = {"username": "carol", "password": derive_login_keys("carol", PASSWORD).login_key}
+        path = f"{USERS}/username/login"
+        statuses = []
+        for _ in range(3):
+            statuses.append((await coord.public.post(path, json=login_body("carol"))).status_code)
+            statuses.append((await coord.public.post(path, json=good)).status_code)
+        assert statuses == [401, 200] * 3
+        # Failures alone still run out.
+        failures = [(await coord.public.post(path, json=login_body("carol"))).status_code
+                    for _ in range(4)]  # fmt: skip
+        assert failures == [401, 401, 401, 429]

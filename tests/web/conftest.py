@@ -143,7 +143,13 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevnetStack]:
     """The whole devnet stack with ``coordinator serve`` (shared by the tests that need it)."""
     root = tmp_path_factory.mktemp("web-stack")
-    with running_stack(root, StackOptions(log_level="warning")) as running:
+    # Every browser test signs in from 127.0.0.1: the per-address login budget would be the
+    # whole package's, so the address bucket is widened (the per-username one is kept).
+    options = StackOptions(
+        log_level="warning",
+        coordinator_settings={"COORDINATOR__AUTH__ADDRESS_BURST": "10000"},
+    )
+    with running_stack(root, options) as running:
         yield running
 
 

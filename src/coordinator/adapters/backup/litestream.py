@@ -18,6 +18,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -102,7 +103,8 @@ def write_config(settings: Settings) -> Path:
     """Write the generated configuration (atomically) and return its path."""
     path = config_path(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
+    # A temporary name of its own: restores run side by side, a sidecar writes it too.
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     tmp.write_text(config_text(settings))
     os.replace(tmp, path)
     return path

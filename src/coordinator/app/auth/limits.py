@@ -49,6 +49,11 @@ class RateLimiter:
                 self._buckets.popitem(last=False)
             return wait
 
+    def forgive(self, key: str) -> None:
+        """Forget ``key``'s attempts (its owner proved who they are): the bucket is full again."""
+        with self._lock:
+            self._buckets.pop(key, None)
+
     def check(self, key: str) -> None:
         """Take one attempt for ``key`` or raise 429 ``rate_limited`` with ``Retry-After``."""
         wait = self.retry_after(key)

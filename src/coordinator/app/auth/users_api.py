@@ -259,6 +259,7 @@ async def username_login(request: Request, body: UsernameLogin) -> UsernameSessi
     """The sealed nsec and wallet key of a username account (401 ``invalid_login``)."""
     state = _limit(request, body.username)
     user = await state.accounts.login_username(body.username, body.password)
+    state.username_limiter.forgive(body.username.lower())  # only failures use up the budget
     return UsernameSession(
         encrypted_nsec=user.encrypted_nsec,
         encrypted_bitcoin_private_key=user.encrypted_bitcoin_private_key,
@@ -296,4 +297,5 @@ async def reset_password(request: Request, body: ResetPassword) -> Done:
         body.new_password,
         body.new_encrypted_nsec,
     )
+    state.username_limiter.forgive(body.username.lower())
     return Done()
