@@ -42,7 +42,7 @@ REGISTERING_DECORATORS = [
 #: uvicorn ``Server.capture_signals`` override.
 CALLED_BY_NAME = ["apply_unconfirmed", "script_of", "unlock", "capture_signals"]
 #: Read by the page templates (src/coordinator/app/web/templates), which vulture does not scan.
-USED_IN_TEMPLATES = ["seats_left", "price_sats", "is_full", "points"]
+USED_IN_TEMPLATES = ["seats_left", "price_sats", "is_full", "points", "has_contract"]
 #: Building blocks of the competition API, admin and metrics listeners and the devnet chain's
 #: package relay that their routes and checks will use.
 NOT_WIRED_YET = [

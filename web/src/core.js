@@ -9,3 +9,12 @@ export { payoutBody } from './payout.js';
 export { toHex, fromHex, taggedHash } from './bytes.js';
 export { solve as solveProofOfWork } from './pow.js';
 export * as account from './account.js';
+/** The modules loaded on demand (enclave attestation, registration, contract checks, claim), for tests. */
+export async function onDemand() {
+  const [cbor, nitro, registration, contract, btc, claim, claimFlow] = await Promise.all([
+    import('./cbor.js'), import('./nitro.js'), import('./registration.js'), import('./contract.js'),
+    import('./btc.js'), import('./claim.js'), import('./claimFlow.js'),
+  ]);
+  return { cbor, nitro, registration, contract, btc, claim, claimFlow };
+}
+export { register } from './entry.js';

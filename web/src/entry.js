@@ -3,8 +3,10 @@
 // player client (coordinator.player).
 import { callApi } from './api.js';
 import { toHex } from './bytes.js';
+import { rememberTicket } from './paths.js';
 import { deriveEntryKeys } from './entryKeys.js';
 import { checkEntryInvoice } from './invoice.js';
+import { randomBytes } from '@noble/hashes/utils.js';
 
 export const PAID = new Set(['Paid', 'Settled', 'Used']);
 export const DEAD = new Set(['Expired', 'Cancelled', 'Canceled']);
@@ -49,29 +51,86 @@ function checkTicket(ticket) {
   return ticket;
 }
 
+/** Retry while the coordinator answers 503 (the competition's signing session is opening). */
+async function whileOpening(call, attempts = 30) {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await call();
+    } catch (error) {
+      if (error.status !== 503 || attempt >= attempts) throw error;
+      await sleep(1000);
+    }
+  }
+}
+
+/**
+ * Seal the entry key to the ticket's signing enclave (mirrors Player.register): fetch the slot
+ * with a fresh challenge of ours, verify the enclave's attestation against the policy the page
+ * was given (`enclave`: profile, PCR pins and, outside production, a trust root), then post the
+ * sealed registration. Nothing secret leaves the browser unless the enclave verified.
+ */
+export async function register({ signer, competitionId, ticket, keys, enclave, nowMs = null }) {
+  const [{ attestationTrust }, { parseSlot, sealRegistration }] = await Promise.all([
+    import('./nitro.js'), import('./registration.js'),
+  ]);
+  let trust;
+  try {
+    trust = await attestationTrust(enclave?.profile ?? 'production', { pcrPins: enclave?.pcrPins, rootPem: enclave?.rootPem ?? null });
+  } catch (error) {
+    throw new Error(`This page cannot check the signing enclave: ${error.message}`);
+  }
+  const challenge = randomBytes(32);
+  const path = `/api/v1/competitions/${competitionId}/tickets/${ticket.ticket_id}/registration`;
+  const answer = await whileOpening(() => callApi(`${path}?nonce=${toHex(challenge)}`, { signer }));
+  let slot;
+  try {
+    slot = parseSlot(answer);
+  } catch (error) {
+    throw new Error(`The coordinator sent a malformed registration slot: ${error.message}`);
+  }
+  if (toHex(slot.attestationNonce) !== toHex(challenge)) throw new Error('The enclave attestation does not answer our challenge.');
+  if (slot.userId !== ticket.ticket_id) throw new Error('The registration slot belongs to another ticket.');
+  let sealed;
+  try {
+    sealed = await sealRegistration(slot, keys.secret, trust, { nowMs: nowMs ?? Date.now() });
+  } catch (error) {
+    throw new Error(`The signing enclave could not be trusted, so your key was not sent: ${error.message}`);
+  }
+  return callApi(path, { method: 'POST', body: sealed, signer });
+}
+
 const sleep = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
 
 /**
  * Run one entry. `ui` receives progress: step(name, state), invoice(ticket), status(text).
  * Returns the stored entry. Throws an Error with a message for the player.
  */
-export async function enter({ session, network, competitionId, picks, maxPicks, ui, pollMs = 2000, timeoutMs = 15 * 60 * 1000 }) {
+export async function enter({ session, network, enclave, competitionId, picks, maxPicks, ui, pollMs = 2000, timeoutMs = 15 * 60 * 1000 }) {
   const count = countPicks(picks);
   if (count < 1) throw new Error('Make at least one pick first.');
   if (count > maxPicks) throw new Error(`At most ${maxPicks} picks are allowed; you made ${count}.`);
   const signer = session.signer;
 
   ui.step('ticket', 'active');
-  const ticket = checkTicket(await callApi(`/api/v1/competitions/${competitionId}/ticket`, { method: 'POST', body: {}, signer }));
+  const ticket = checkTicket(await whileOpening(() => callApi(`/api/v1/competitions/${competitionId}/ticket`, { method: 'POST', body: {}, signer })));
   checkEntryInvoice(ticket.payment_request, { network, amountSats: ticket.amount_sats, paymentHash: ticket.payment_hash });
   const keys = deriveEntryKeys(session.seed, network, ticket.entry_id);
+  rememberTicket(ticket.entry_id, ticket.payment_hash);
   ui.step('ticket', 'done');
 
   if (ticket.keymeld_gateway_url) {
     ui.step('register', 'active');
-    throw new Error('This coordinator signs through a signing gateway; sealing the entry key to its enclave is not available in this version of the page.');
+    ui.status('Checking the signing enclave\'s attestation…');
+    try {
+      await register({ signer, competitionId, ticket, keys, enclave });
+    } catch (error) {
+      ui.step('register', 'failed');
+      throw error;
+    }
+    ui.step('register', 'done');
+  } else {
+    ui.step('register', 'skipped');
   }
-  ui.step('register', 'skipped');
 
   ui.step('pay', 'active');
   ui.invoice(ticket);

@@ -6,13 +6,25 @@ import { collectPicks, countPicks, enter } from './entry.js';
 import { invoiceQrSvg } from './invoice.js';
 import { nip98Header } from './nostr.js';
 import { requestPayout } from './payout.js';
+import { checkPayoutPaths } from './paths.js';
 import * as core from './core.js';
 
 const $ = (selector, root = document) => root.querySelector(selector);
 const network = document.body.dataset.network;
+const enclave = enclaveTrust();
 let session = null;
 let pendingNavigation = null;
 let signupDraft = null;
+
+/** The attestation policy the coordinator configured (profile, PCR pins, non-production root). */
+function enclaveTrust() {
+  try {
+    const data = JSON.parse(document.body.dataset.enclaveTrust ?? 'null');
+    return data && { profile: data.profile, pcrPins: data.pcr_pins ?? {}, rootPem: data.root_pem ?? null };
+  } catch {
+    return null;
+  }
+}
 
 // -- messages ------------------------------------------------------------------------------
 function notice(message, kind = 'error') {
@@ -352,7 +364,7 @@ function wireEntryForm() {
     const ui = progressUi();
     try {
       await enter({
-        session, network, ui,
+        session, network, enclave, ui,
         competitionId: form.dataset.competitionId,
         picks: collectPicks(form),
         maxPicks: Number(form.dataset.maxValues),
@@ -404,6 +416,104 @@ function wirePayouts() {
   });
 }
 
+function wireVerify() {
+  document.body.addEventListener('click', async (event) => {
+    const button = event.target.closest('button.verify-paths');
+    if (!button) return;
+    if (!session) {
+      openLogin();
+      return;
+    }
+    const dialog = $('#verifyDialog');
+    const list = $('#verifyChecks');
+    list.innerHTML = '';
+    $('#verifyPayouts tbody').innerHTML = '';
+    $('#verifyPayoutsWrap').hidden = true;
+    $('#verifyNotChecked').textContent = '';
+    hide($('#verifyError'));
+    $('#verifyStatus').textContent = 'Rebuilding the contract and checking its signatures…';
+    dialog.showModal();
+    try {
+      const { report, ticketSource, notChecked } = await checkPayoutPaths({
+        session, network, competitionId: button.dataset.competitionId, entryId: button.dataset.entryId,
+      });
+      for (const check of report.checks) {
+        const item = document.createElement('li');
+        item.className = check.ok ? 'check-ok' : 'check-failed';
+        item.dataset.check = check.name;
+        item.textContent = `${check.ok ? '✓' : '✗ FAILED'} ${check.name}: ${check.detail}`;
+        list.append(item);
+      }
+      const ticket = document.createElement('li');
+      ticket.className = 'check-note';
+      ticket.textContent = `Ticket hash compared: ${ticketSource}.`;
+      list.append(ticket);
+      for (const payout of report.payouts) {
+        const row = document.createElement('tr');
+        for (const [label, text] of [['Outcome', payout.outcome], ['Your weight', `${payout.weight} of ${payout.totalWeight}`], ['Sats', payout.splitValue.toLocaleString()]]) {
+          const cell = document.createElement('td');
+          cell.dataset.label = label;
+          cell.textContent = text;
+          row.append(cell);
+        }
+        $('#verifyPayouts tbody').append(row);
+      }
+      $('#verifyPayoutsWrap').hidden = report.payouts.length === 0;
+      $('#verifyNotChecked').textContent = notChecked;
+      const failed = report.checks.filter((c) => !c.ok).length;
+      $('#verifyStatus').textContent = report.ok
+        ? `All ${report.checks.length} checks passed: ${report.payouts.length} outcomes pay you, and the signatures you rely on to claim them are valid.`
+        : `${failed} of ${report.checks.length} checks FAILED. Do not rely on this contract.`;
+      $('#verifyStatus').dataset.ok = String(report.ok);
+    } catch (failure) {
+      $('#verifyStatus').textContent = '';
+      showError($('#verifyError'), failure);
+    }
+  });
+}
+
+function wireClaim() {
+  document.body.addEventListener('click', (event) => {
+    const button = event.target.closest('button.claim-onchain');
+    if (!button) return;
+    const row = button.closest('tr');
+    const dialog = $('#claimDialog');
+    dialog.dataset.entryId = row.dataset.entryId;
+    dialog.dataset.competitionId = row.dataset.competitionId;
+    hide($('#claimError'));
+    $('#claimStatus').textContent = '';
+    $('#claimTx').value = '';
+    dialog.showModal();
+    $('#claimAddress').focus();
+  });
+  $('#claimForm').addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const dialog = $('#claimDialog');
+    hide($('#claimError'));
+    if (!session) {
+      openLogin();
+      return;
+    }
+    try {
+      const { claimOnChain } = await import('./claimFlow.js');
+      const progress = await withBusy($('#claimSubmit'), 'Working…', () => claimOnChain({
+        session, network,
+        competitionId: dialog.dataset.competitionId,
+        entryId: dialog.dataset.entryId,
+        address: $('#claimAddress').value,
+        feeRate: $('#claimFeeRate').value,
+        preimageText: $('#claimPreimage').value,
+      }));
+      const when = progress.readyAtHeight ? ` (next step at block ${progress.readyAtHeight})` : '';
+      $('#claimStatus').textContent = `${progress.detail}${when}${progress.txid ? `: ${progress.txid}` : ''}.`;
+      $('#claimStatus').dataset.state = progress.state;
+      if (progress.hex) $('#claimTx').value = progress.hex;
+    } catch (failure) {
+      showError($('#claimError'), failure);
+    }
+  });
+}
+
 function wireTheme() {
   $('#themeToggle').addEventListener('click', () => {
     const next = document.documentElement.dataset.theme === 'dark' ? 'light' : 'dark';
@@ -434,6 +544,8 @@ async function start() {
   wireAccount();
   wireHtmx();
   wirePayouts();
+  wireVerify();
+  wireClaim();
   wireCopy();
   document.body.addEventListener('click', (event) => {
     if (event.target.closest('.open-login')) openLogin($('[data-auth-load]')?.dataset.authLoad ?? null);

@@ -20,8 +20,11 @@ from coordinator.app.web.views import CompetitionView, EntryView, PayoutView, St
 from coordinator.domain.ports.oracle import OraclePort
 from coordinator_core.errors import CoordinatorError
 from coordinator_core.observations import Forecast, Observation, Station, StationPicks
+from coordinator_core.oracle_api import EventStatus
 
 log = logging.getLogger(__name__)
+SCORES_TTL_SECS = 10.0
+NAMES_CACHE = 10_000
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,7 @@ class EntryRecord:
     picks: tuple[StationPicks, ...]
     paid_out: bool = False
     oracle_score: int | None = None  # the oracle's ranking score, once scored
+    status: str = "Entered"  # where the entry stands (see store_reader.entry_status)
 
 
 class CompetitionReader(Protocol):
@@ -51,6 +55,12 @@ class CompetitionReader(Protocol):
     async def entries_owned_by(self, pubkey: str) -> list[EntryRecord]: ...
 
     async def payouts_owned_by(self, pubkey: str) -> list[PayoutView]: ...
+
+
+class OwnerNames(Protocol):
+    """Usernames of accounts (users.db), by x-only nostr key in hex."""
+
+    async def username(self, pubkey: str) -> str | None: ...
 
 
 class NoCompetitions:
@@ -136,6 +146,34 @@ class WeatherSource:
         assert isinstance(forecasts, list) and isinstance(observations, list)
         return forecasts, observations
 
+    async def scores(
+        self, event_id: uuid.UUID, attested: bool = False
+    ) -> dict[uuid.UUID, int] | None:
+        """The oracle's scores of an event's entries once it has scored them, else None.
+
+        The oracle reports a score of 0 as null; once the event is completed or signed every
+        entry it holds has a score. Final scores are kept; others are asked again after
+        :data:`SCORES_TTL_SECS` (at once when the coordinator knows the event is attested).
+        """
+        if self.oracle is None:
+            raise WeatherUnavailableError("no oracle configured")
+        oracle = self.oracle
+        key = ("scores", event_id)
+        hit = self._cache.get(key)
+        if hit is not None and hit.value is not None:
+            return hit.value  # type: ignore[return-value]
+        if hit is not None and not attested and time.monotonic() - hit.at < SCORES_TTL_SECS:
+            return None
+        try:
+            event = await asyncio.wait_for(oracle.get_event(event_id), self.timeout_secs)
+        except (CoordinatorError, TimeoutError) as exc:
+            log.warning("oracle unavailable for scores of %s: %s", event_id, exc)
+            return None
+        scored = event.status in (EventStatus.COMPLETED, EventStatus.SIGNED)
+        value = {e.id: e.score or 0 for e in event.entries} if scored else None
+        self._cache[key] = _Cached(value, time.monotonic())
+        return value
+
     async def weather(
         self, station_ids: Sequence[str], start: dt.datetime, end: dt.datetime
     ) -> list[StationWeather]:
@@ -172,9 +210,28 @@ class PageData:
     competitions: CompetitionReader
     weather: WeatherSource
     network: str
+    names: OwnerNames | None = None
+    _names: dict[str, str] = field(default_factory=dict)
 
     def owner_label(self, record: EntryRecord) -> str:
-        return record.owner_name or record.owner_pubkey[:8]
+        return record.owner_name or self._names.get(record.owner_pubkey) or record.owner_pubkey[:8]
+
+    async def learn_names(self, records: Sequence[EntryRecord]) -> None:
+        """Look up the usernames of these entries' owners (kept: a username never changes)."""
+        if self.names is None:
+            return
+        for pubkey in {r.owner_pubkey for r in records} - self._names.keys():
+            try:
+                name = await self.names.username(pubkey)
+            except CoordinatorError as exc:
+                log.warning("usernames unavailable: %s", exc)
+                return
+            if name is not None:
+                if len(self._names) >= NAMES_CACHE:
+                    self._names.clear()
+                self._names[pubkey] = name
 
     def entry_view(self, record: EntryRecord) -> EntryView:
-        return EntryView(record.id, record.competition_id, self.owner_label(record))
+        return EntryView(
+            record.id, record.competition_id, self.owner_label(record), status=record.status
+        )

@@ -26,6 +26,11 @@ from coordinator_core.observations import DEFAULT_METRICS
 
 router = APIRouter(include_in_schema=False)
 COMPETITIONS_LIMIT = 200
+#: States in which the oracle holds no event (or no entries) of the competition yet.
+BEFORE_ORACLE_EVENT = frozenset({"created", "collecting_entries", "entries_collected", "cancelled"})
+ATTESTED_STATES = frozenset(
+    {"attested", "outcome_broadcasted", "delta_broadcasted", "expiry_broadcasted", "completed"}
+)
 
 
 def _renderer(request: Request) -> Renderer:
@@ -96,6 +101,7 @@ async def _leaderboard(data: PageData, competition_id: uuid.UUID) -> list[EntryV
     if competition is None:
         return []
     records = await data.competitions.entries_of(competition_id)
+    await data.learn_names(records)
     rules = ScoringRules(competition.locations, DEFAULT_METRICS, competition.start)
     try:
         forecasts, observations = await data.weather.rows(
@@ -105,7 +111,15 @@ async def _leaderboard(data: PageData, competition_id: uuid.UUID) -> list[EntryV
         forecasts, observations = [], []
     cards = {r.id: score_card(r.id, r.picks, rules, forecasts, observations) for r in records}
     by_id = {r.id: r for r in records}
-    oracle_scores: dict[uuid.UUID, int | None] = {r.id: r.oracle_score for r in records}
+    scored = None
+    if competition.state not in BEFORE_ORACLE_EVENT:
+        try:
+            scored = await data.weather.scores(competition_id, competition.state in ATTESTED_STATES)
+        except WeatherUnavailableError:
+            scored = None
+    oracle_scores: dict[uuid.UUID, int | None] = {
+        r.id: (scored or {}).get(r.id, r.oracle_score) for r in records
+    }
     rows = leaderboard(list(cards.values()), oracle_scores)
     return [
         EntryView(
@@ -186,6 +200,7 @@ async def _personal(request: Request, template: str, title: str) -> HTMLResponse
     data = _data(request)
     if template == "public/entries.html":
         records = await data.competitions.entries_owned_by(pubkey)
+        await data.learn_names(records)
         competitions = {
             r.competition_id: await data.competitions.competition(r.competition_id) for r in records
         }

@@ -7,7 +7,8 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from coordinator.app.web import admin, assets, public
+from coordinator.app.web import admin, assets, chain, public
+from coordinator.app.web.enclave import EnclaveTrustView
 from coordinator.app.web.render import Renderer
 from coordinator.app.web.sources import attach_page_data
 from coordinator.config import Settings
@@ -24,6 +25,7 @@ def site_context(settings: Settings, store: assets.AssetStore, layout: str) -> d
         "api_base": "",
         "assets": store,
         "layout": layout,
+        "enclave_trust": EnclaveTrustView(settings),
     }
 
 
@@ -40,6 +42,7 @@ def install_public_pages(app: FastAPI, settings: Settings) -> None:
     app.state.page_replay_guard = MemoryReplayGuard()
     app.include_router(assets.router)
     app.include_router(public.router)
+    app.include_router(chain.router)
 
 
 __all__ = ["attach_page_data", "install_admin_pages", "install_public_pages"]

@@ -42,8 +42,28 @@ def competition_view(c: Competition) -> CompetitionView:
     )
 
 
-def entry_record(entry: Entry) -> EntryRecord:
-    return EntryRecord(entry.id, entry.competition_id, entry.owner, None, entry.picks)
+def entry_record(entry: Entry, status: str = "Entered") -> EntryRecord:
+    return EntryRecord(entry.id, entry.competition_id, entry.owner, None, entry.picks,
+                       status=status)  # fmt: skip
+
+
+#: What an entry's status says while its competition is in a state, before any outcome.
+_STATE_STATUS: dict[State, str] = {
+    State.CREATED: "Entered: waiting for the competition to fill",
+    State.COLLECTING_ENTRIES: "Entered: waiting for the competition to fill",
+    State.ENTRIES_COLLECTED: "Competition full: the contract is being built",
+    State.EVENT_CREATED: "Competition full: the contract is being built",
+    State.ENTRIES_SUBMITTED: "Competition full: the contract is being built",
+    State.CONTRACT_CREATED: "Contract built: signing",
+    State.AWAITING_SIGNATURES: "Contract built: signing",
+    State.SIGNING_COMPLETE: "Contract signed: funding soon",
+    State.FUNDING_BROADCASTED: "Funding transaction broadcast",
+    State.FUNDING_CONFIRMED: "Funded on chain: waiting for the oracle",
+    State.FUNDING_SETTLED: "Funded on chain: waiting for the oracle",
+    State.AWAITING_ATTESTATION: "Funded on chain: waiting for the oracle",
+    State.CANCELLED: "Cancelled",
+    State.FAILED: "Failed",
+}
 
 
 class StoreReader:
@@ -73,7 +93,27 @@ class StoreReader:
         return list(page.items)
 
     async def entries_owned_by(self, pubkey: str) -> list[EntryRecord]:
-        return [entry_record(e) for e in await self._owned(pubkey)]
+        """The player's entries, each with where it stands in its competition."""
+        owned = await self._owned(pubkey)
+        statuses: dict[uuid.UUID, str] = {}
+        for competition_id in {e.competition_id for e in owned}:
+            c = await self.store.load(competition_id)
+            if c is None:
+                continue
+            mine = [e for e in owned if e.competition_id == competition_id]
+            before = _STATE_STATUS.get(c.state)
+            if before is not None or c.settled_outcome is None:
+                for e in mine:
+                    statuses[e.id] = before or c.state.value.replace("_", " ").capitalize()
+                continue
+            won = {v.entry_id: v for v in await self._won(c, pubkey)}
+            for e in mine:
+                view = won.get(e.id)
+                statuses[e.id] = (
+                    "Not in the money" if view is None
+                    else f"Won {view.amount_sats:,} sats: {view.status}"
+                )  # fmt: skip
+        return [entry_record(e, statuses.get(e.id, "Entered")) for e in owned]
 
     async def payouts_owned_by(self, pubkey: str) -> list[PayoutView]:
         out: list[PayoutView] = []

@@ -21,6 +21,14 @@ from coordinator_core.scoring import PickResult
 _FINISHED_STATES: Final = frozenset(
     {"attested", "outcome_broadcasted", "delta_broadcasted", "expiry_broadcasted", "completed"}
 )
+#: States in which the competition's contract is signed.
+_SIGNED_STATES: Final = frozenset(
+    {
+        "signing_complete", "funding_broadcasted", "funding_confirmed", "funding_settled",
+        "awaiting_attestation", "attested", "outcome_broadcasted", "delta_broadcasted",
+        "expiry_broadcasted", "completed",
+    }
+)  # fmt: skip
 #: States of a competition whose contract is being set up (entries closed, not yet funded).
 _SETUP_STATES: Final = frozenset(
     {
@@ -65,6 +73,11 @@ class CompetitionView:
     coordinator_fee_percentage: int = 0
     funding_txid: str | None = None
     errors: tuple[str, ...] = ()
+
+    @property
+    def has_contract(self) -> bool:
+        """True once the contract is signed (its payout paths can be checked)."""
+        return self.state in _SIGNED_STATES
 
     @property
     def is_full(self) -> bool:

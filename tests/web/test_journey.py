@@ -1,0 +1,235 @@
+"""A player's whole journey in Chromium, on the devnet stack (``coordinator serve`` and every
+devnet service over HTTP): sign up → enter with picks → the entry key sealed to the attested
+signing enclave → pay the invoice from a devnet Lightning node → the page shows the entry
+confirmed → the competition fills (two entries by the player client) → it is signed and
+funded → observations and attestation → the leaderboard ranks the entries, with usernames and
+the oracle's scores → the winner checks its payout paths and asks for its payout with an
+invoice of its devnet node → paid; "My entries" shows each step's status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import secrets
+import threading
+import uuid
+from collections.abc import Coroutine, Iterator
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+from playwright.sync_api import Page, expect
+
+from coordinator.player.public import expected_terms, published_contract
+from coordinator.player.verify import verify_payout_paths
+from coordinator_core.entry_keys import derive_entry_keys
+from tests.e2e.scenario import RANKED_PICKS, Scenario
+from tests.support.stack import DevnetStack
+from tests.web.conftest import Recorder, screenshot
+
+PASSWORD = "Str0ng!Passw0rd"
+T = TypeVar("T")
+
+
+class Background:
+    """One event loop in a thread for the asynchronous clients (player client, Lightning,
+    admin), so they never meet the event loop Playwright's sync API drives on this thread."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def run(self, coroutine: Coroutine[Any, Any, T], timeout: float = 600) -> T:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture
+def background() -> Iterator[Background]:
+    runner = Background()
+    try:
+        yield runner
+    finally:
+        runner.close()
+
+
+def _ready(page: Page) -> None:
+    expect(page.locator("body[data-ready='true']")).to_be_attached()
+
+
+def _sign_up(page: Page, username: str) -> None:
+    page.locator("#signupButton").click()
+    page.locator("#signupUsername").fill(username)
+    page.locator("#signupPassword").fill(PASSWORD)
+    page.locator("#signupConfirm").fill(PASSWORD)
+    page.locator("#signupNext").click()
+    page.locator("#signupBackedUp").check()
+    page.locator("#signupComplete").click()
+    expect(page.locator("#accountName")).to_have_text(username, timeout=60_000)
+
+
+def _entry_status(page: Page, stack: DevnetStack, entry_id: str) -> str:
+    page.goto(stack.coordinator.url + "/entries")
+    _ready(page)
+    row = page.locator("#entriesDataTable tr", has_text=entry_id[:8])
+    expect(row).to_be_visible(timeout=30_000)
+    return row.locator("td[data-label='Status']").inner_text()
+
+
+def test_whole_journey_on_the_devnet(
+    page: Page, stack: DevnetStack, recorder: Recorder, background: Background
+) -> None:
+    scenario = Scenario(stack)
+    try:
+        _journey(page, stack, recorder, background, scenario)
+    finally:
+        background.run(scenario.aclose())
+        background.run(stack.close_players())
+
+
+def _journey(
+    page: Page, stack: DevnetStack, recorder: Recorder, bg: Background, s: Scenario
+) -> None:
+    bg.run(s.fund_coordinator(1_000_000))
+    run = bg.run(s.create(3, 1, entry_fee=10_000, fee_percentage=10))
+    wallet = bg.run(stack.new_player("browser", 200_000))  # the browser player's LND node
+
+    # Sign up and enter with the winning picks.
+    page.set_default_timeout(30_000)
+    page.goto(stack.coordinator.url)
+    _ready(page)
+    username = "j" + secrets.token_hex(5)
+    _sign_up(page, username)
+    page.goto(f"{stack.coordinator.url}/competitions/{run.id}/entry-form")
+    _ready(page)
+    for metric, choice in RANKED_PICKS[0].items():
+        page.locator(f"button.pick[data-field='KORD_{metric}'][data-choice='{choice}']").click()
+    expect(page.locator("#picksCount")).to_have_text("3 of 3 picked")
+    page.locator("#submitEntry").click()
+
+    # The entry key is sealed to the attested enclave before the invoice is shown.
+    expect(page.locator("#paymentDialog")).to_be_visible(timeout=90_000)
+    expect(page.locator("#entryProgress [data-step='register']")).to_have_attribute(
+        "data-state", "done"
+    )
+    invoice = page.locator("#paymentRequest").input_value()
+    assert invoice.startswith("lnbcrt")
+    screenshot(page, "journey-payment-desktop")
+    bg.run(
+        wallet.lightning.send_payment(
+            invoice, amount_msat=None, fee_limit_msat=20_000, timeout_secs=5
+        )
+    )
+    expect(page.locator("#successMessage")).to_be_visible(timeout=60_000)
+    expect(page.locator("#entryProgress [data-step='submit']")).to_have_attribute(
+        "data-state", "done"
+    )
+
+    entry_id = _my_entry_id(page, stack)
+    assert "waiting for the competition to fill" in _entry_status(page, stack, entry_id)
+
+    # Two more players fill the competition with the player client; it is signed and funded.
+    for index in (1, 2):
+        bg.run(s.enter(run, f"p{index}", RANKED_PICKS[index]))
+    bg.run(s.reach(run, "funding_broadcasted", within=300))
+    bg.run(s.reach(run, "awaiting_attestation", mine=True))
+    assert "waiting for the oracle" in _entry_status(page, stack, entry_id)
+
+    # The player checks its payout paths in the gateway-signed contract, in the browser; the
+    # player client's check of the same contract with the same keys says the same.
+    page.locator(f"button.verify-paths[data-entry-id='{entry_id}']").click()
+    expect(page.locator("#verifyStatus")).to_contain_text("checks passed", timeout=60_000)
+    shown = page.locator("#verifyChecks li[data-check]").all_inner_texts()
+    assert shown == _python_check_lines(page, stack, run.id, entry_id)
+    screenshot(page, "journey-payout-paths-desktop")
+    page.keyboard.press("Escape")
+
+    page.goto(f"{stack.coordinator.url}/competitions/{run.id}/leaderboard")
+    _ready(page)
+    rows = page.locator("#competitionLeaderboardData tbody tr")
+    expect(rows).to_have_count(3)
+    expect(page.locator("#competitionLeaderboardData tbody")).to_contain_text(username)
+
+    # Observations and attestation; the leaderboard ranks by the oracle's scores.
+    bg.run(s.attest(run))
+    attested = bg.run(s.reach(run, "outcome_broadcasted"))
+    bg.run(s.mine_until_confirmed(attested["outcome_transaction"]))
+    page.reload()
+    _ready(page)
+    first = page.locator("#competitionLeaderboardData tbody tr").first
+    expect(first.locator("td.oracle-score")).to_have_text(re.compile(r"^\d+$"))
+    expect(first.locator("td[data-label='Player']")).to_have_text(username)
+    expect(first.locator("td[data-label='Rank']")).to_have_text("1")
+    screenshot(page, "journey-leaderboard-desktop")
+
+    # The winner asks for its payout with an invoice of its own node.
+    page.goto(stack.coordinator.url + "/payouts")
+    _ready(page)
+    row = page.locator(f"#payoutsTable tr[data-entry-id='{entry_id}']")
+    expect(row).to_be_visible(timeout=30_000)
+    expect(row.locator(".payout-status")).to_have_text("Eligible")
+    amount = int(row.get_attribute("data-amount-sats") or 0)
+    assert amount == run.terms["total_competition_pool"]
+    payout_invoice = bg.run(
+        wallet.lightning.create_invoice(amount * 1000, 600, "payout", cltv_expiry=3)
+    )
+    before = bg.run(s.node_msat(wallet.node.alias))
+    row.locator("button.request-payout").click()
+    page.locator("#payoutInvoice").fill(payout_invoice.payment_request)
+    page.locator("#payoutSubmit").click()
+    expect(page.locator("#payoutStatus")).to_contain_text("Payout requested", timeout=60_000)
+
+    async def paid() -> bool:
+        return any(p["status"] == "succeeded" for p in await s.payouts(run))
+
+    bg.run(s.until(paid, within=120))
+    assert bg.run(s.node_msat(wallet.node.alias)) == before + amount * 1000
+    page.keyboard.press("Escape")
+    page.goto(stack.coordinator.url + "/payouts")
+    _ready(page)
+    expect(row.locator(".payout-status")).to_have_text("Paid", timeout=30_000)
+    assert _entry_status(page, stack, entry_id) == f"Won {amount:,} sats: Paid"
+    screenshot(page, "journey-entries-desktop")
+
+    assert recorder.foreign_requests() == []
+    assert recorder.errors == []
+
+
+def _python_check_lines(
+    page: Page, stack: DevnetStack, competition_id: str, entry_id: str
+) -> list[str]:
+    """The player client's report on the same entry, as the page shows each check."""
+    session = json.loads(page.evaluate("sessionStorage.getItem('forecast.session')"))
+    tickets = json.loads(page.evaluate("localStorage.getItem('forecast.tickets')"))
+    keys = derive_entry_keys(bytes.fromhex(session["seed"]), "regtest", uuid.UUID(entry_id))
+    competition = httpx.get(f"{stack.coordinator.url}/api/v1/competitions/{competition_id}").json()
+    published = published_contract(competition)
+    report = verify_payout_paths(
+        published.params,
+        published.funding_outpoint,
+        published.signatures,
+        entry_id=keys.entry_id,
+        entry_pubkey=keys.pubkey,
+        ticket_hash=bytes.fromhex(tickets[entry_id]),
+        payout_hash=keys.payout_hash,
+        expected=expected_terms(competition, None),
+    )
+    assert report.ok, report.render()
+    return [f"{'✓' if c.ok else '✗ FAILED'} {c.name}: {c.detail}" for c in report.checks]
+
+
+def _my_entry_id(page: Page, stack: DevnetStack) -> str:
+    page.goto(stack.coordinator.url + "/entries")
+    _ready(page)
+    link = page.locator("#entriesDataTable button.detail-link").first
+    expect(link).to_be_visible(timeout=30_000)
+    hx = link.get_attribute("hx-get") or ""
+    found = re.fullmatch(r"/entries/([0-9a-f-]{36})/detail", hx)
+    assert found, hx
+    return found.group(1)
