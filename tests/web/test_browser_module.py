@@ -79,23 +79,39 @@ def test_entry_keys_differ_by_entry_and_network(core: Page) -> None:
 def test_entry_and_payout_bodies_match_the_player_client(core: Page) -> None:
     seed, entry_id, ticket_id, competition_id = os.urandom(32), uuid7(), uuid7(), uuid7()
     picks = [{"stations": "KORD", "temp_high": "Over"}, {"stations": "KJFK", "wind_speed": "Par"}]
+    nostr_secret = os.urandom(32)
     bodies = core.evaluate(
-        """([seed, entryId, ticketId, competitionId, picks]) => {
+        """async ([seed, entryId, ticketId, competitionId, picks, secret]) => {
           const c = window.forecastCore;
           const keys = c.deriveEntryKeys(c.fromHex(seed), 'regtest', entryId);
           const ticket = {entry_id: entryId, ticket_id: ticketId};
-          return [JSON.stringify(c.entryBody(ticket, competitionId, keys, picks)),
+          const signer = new c.LocalSigner(c.fromHex(secret));
+          const sealed = await c.sealEntrySecrets(signer, keys);
+          return [JSON.stringify(c.entryBody(ticket, competitionId, keys, picks, sealed)),
                   JSON.stringify(c.payoutBody(ticketId, keys, 'lnbcrt1'))];
         }""",
-        [seed.hex(), str(entry_id), str(ticket_id), str(competition_id), picks],
+        [seed.hex(), str(entry_id), str(ticket_id), str(competition_id), picks, nostr_secret.hex()],
     )
     keys = python_entry_keys(seed, "regtest", entry_id)
+    sent = json.loads(bodies[0])
+    # The secrets are NIP-44-encrypted to the player's own key (random nonces): they open in
+    # Python to the entry key and payout preimage.
+    assert (
+        nip44.decrypt_from_self(nostr_secret, sent["ephemeral_privatekey_encrypted"])
+        == (keys["secret"])
+    )
+    assert (
+        nip44.decrypt_from_self(nostr_secret, sent["payout_preimage_encrypted"])
+        == (keys["preimage"])
+    )
     entry = {
         "id": str(entry_id),
         "ticket_id": str(ticket_id),
         "event_id": str(competition_id),
         "ephemeral_pubkey": keys["pubkey"],
+        "ephemeral_privatekey_encrypted": sent["ephemeral_privatekey_encrypted"],
         "payout_hash": keys["hash"],
+        "payout_preimage_encrypted": sent["payout_preimage_encrypted"],
         "expected_observations": picks,
     }
     payout = {

@@ -25,9 +25,12 @@ from playwright.sync_api import Page, expect
 from coordinator.player.public import expected_terms, published_contract
 from coordinator.player.verify import verify_payout_paths
 from coordinator_core.entry_keys import derive_entry_keys
-from tests.e2e.scenario import RANKED_PICKS, Scenario
-from tests.support.stack import DevnetStack
+from tests.e2e.scenario import RANKED_PICKS, CompetitionRun, Scenario
+from tests.support.stack import DevnetStack, PlayerHandle
 from tests.web.conftest import Recorder, screenshot
+from ticketdlc.bitcoin.address import script_pubkey_to_address
+from ticketdlc.bitcoin.script import p2tr_script
+from ticketdlc.crypto.secp import Point
 
 PASSWORD = "Str0ng!Passw0rd"
 T = TypeVar("T")
@@ -93,14 +96,16 @@ def test_whole_journey_on_the_devnet(
         background.run(stack.close_players())
 
 
-def _journey(
-    page: Page, stack: DevnetStack, recorder: Recorder, bg: Background, s: Scenario
-) -> None:
-    bg.run(s.fund_coordinator(1_000_000))
-    run = bg.run(s.create(3, 1, entry_fee=10_000, fee_percentage=10))
-    wallet = bg.run(stack.new_player("browser", 200_000))  # the browser player's LND node
-
-    # Sign up and enter with the winning picks.
+def _enter_in_the_browser(
+    page: Page,
+    stack: DevnetStack,
+    bg: Background,
+    s: Scenario,
+    run: CompetitionRun,
+    wallet: PlayerHandle,
+    shots: bool = False,
+) -> tuple[str, str]:
+    """Sign up, enter ``run`` with the winning picks, pay from ``wallet``: (username, entry id)."""
     page.set_default_timeout(30_000)
     page.goto(stack.coordinator.url)
     _ready(page)
@@ -120,7 +125,8 @@ def _journey(
     )
     invoice = page.locator("#paymentRequest").input_value()
     assert invoice.startswith("lnbcrt")
-    screenshot(page, "journey-payment-desktop")
+    if shots:
+        screenshot(page, "journey-payment-desktop")
     bg.run(
         wallet.lightning.send_payment(
             invoice, amount_msat=None, fee_limit_msat=20_000, timeout_secs=5
@@ -130,8 +136,16 @@ def _journey(
     expect(page.locator("#entryProgress [data-step='submit']")).to_have_attribute(
         "data-state", "done"
     )
+    return username, _my_entry_id(page, stack)
 
-    entry_id = _my_entry_id(page, stack)
+
+def _journey(
+    page: Page, stack: DevnetStack, recorder: Recorder, bg: Background, s: Scenario
+) -> None:
+    bg.run(s.fund_coordinator(1_000_000))
+    run = bg.run(s.create(3, 1, entry_fee=10_000, fee_percentage=10))
+    wallet = bg.run(stack.new_player("browser", 200_000))  # the browser player's LND node
+    username, entry_id = _enter_in_the_browser(page, stack, bg, s, run, wallet, shots=True)
     assert "waiting for the competition to fill" in _entry_status(page, stack, entry_id)
 
     # Two more players fill the competition with the player client; it is signed and funded.
@@ -233,3 +247,60 @@ def _my_entry_id(page: Page, stack: DevnetStack) -> str:
     found = re.fullmatch(r"/entries/([0-9a-f-]{36})/detail", hx)
     assert found, hx
     return found.group(1)
+
+
+def test_unpaid_winner_claims_on_chain_in_the_browser(
+    page: Page, stack: DevnetStack, recorder: Recorder, background: Background
+) -> None:
+    """The winner never asks for a Lightning payout: once the coordinator has broadcast the
+    split transaction, the browser signs the win spend with the entry key and takes the
+    winner's share to the winner's own address, step by step as blocks are mined."""
+    s = Scenario(stack)
+    try:
+        _claim(page, stack, recorder, background, s)
+    finally:
+        background.run(s.aclose())
+        background.run(stack.close_players())
+
+
+def _claim(page: Page, stack: DevnetStack, recorder: Recorder, bg: Background, s: Scenario) -> None:
+    bg.run(s.fund_coordinator(1_000_000))
+    run = bg.run(s.create(3, 1, entry_fee=10_000, fee_percentage=10))
+    wallet = bg.run(stack.new_player("claimer", 200_000))
+    _, entry_id = _enter_in_the_browser(page, stack, bg, s, run, wallet)
+    for index in (1, 2):
+        bg.run(s.enter(run, f"c{index}", RANKED_PICKS[index]))
+    bg.run(s.reach(run, "awaiting_attestation", mine=True, within=300))
+    bg.run(s.attest(run))
+    attested = bg.run(s.reach(run, "outcome_broadcasted"))
+    bg.run(s.mine_until_confirmed(attested["outcome_transaction"]))
+
+    script = p2tr_script(Point.from_secret(4242).xonly())
+    address = script_pubkey_to_address(script, "bcrt")
+    page.goto(stack.coordinator.url + "/payouts")
+    _ready(page)
+    row = page.locator(f"#payoutsTable tr[data-entry-id='{entry_id}']")
+    expect(row).to_be_visible(timeout=30_000)
+    row.locator("button.claim-onchain").click()
+    page.locator("#claimAddress").fill(address)
+    page.locator("#claimFeeRate").fill("3")
+    states = []
+    for _ in range(120):
+        page.locator("#claimSubmit").click()
+        status = page.locator("#claimStatus:not(:empty), #claimError:not([hidden])")
+        expect(status.first).to_be_visible(timeout=60_000)
+        error = page.locator("#claimError")
+        assert error.is_hidden(), error.inner_text()
+        state = page.locator("#claimStatus").get_attribute("data-state") or ""
+        states.append(state)
+        if state == "claimed":
+            break
+        stack.mine(1)
+    assert states[-1] == "claimed", states
+    assert "broadcast" in states
+    screenshot(page, "journey-claim-desktop")
+    txid = page.locator("#claimStatus").inner_text().rsplit(": ", 1)[-1].rstrip(".")
+    paid = sum(o.value for o in s.tx(txid).outputs if o.script_pubkey == script)
+    assert paid > 0
+    assert recorder.foreign_requests() == []
+    assert recorder.errors == []

@@ -4,7 +4,7 @@ export { deriveEntryKeys } from './entryKeys.js';
 export { stretch, loginKeys, sealNsec, openNsec, passwordProblem, usernameProblem } from './loginKeys.js';
 export { LocalSigner, nip98Header, payloadHash } from './nostr.js';
 export { checkPayoutInvoice, checkEntryInvoice, decodeInvoice, invoiceQrSvg } from './invoice.js';
-export { entryBody, collectPicks, countPicks } from './entry.js';
+export { entryBody, sealEntrySecrets, collectPicks, countPicks } from './entry.js';
 export { payoutBody } from './payout.js';
 export { toHex, fromHex, taggedHash } from './bytes.js';
 export { solve as solveProofOfWork } from './pow.js';

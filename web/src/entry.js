@@ -31,15 +31,29 @@ export function countPicks(picks) {
   return picks.reduce((n, p) => n + METRICS.filter((m) => m in p).length, 0);
 }
 
-/** The `POST /api/v1/entries` body (mirrors Player.entry_body). */
-export function entryBody(ticket, competitionId, keys, picks) {
+/**
+ * The `POST /api/v1/entries` body (mirrors Player.entry_body). `sealed` holds the entry key and
+ * payout preimage NIP-44-encrypted to the player itself (so another device with the same key
+ * can read them back; they also derive from the wallet seed and the entry id).
+ */
+export function entryBody(ticket, competitionId, keys, picks, sealed) {
   return {
     id: ticket.entry_id,
     ticket_id: ticket.ticket_id,
     event_id: competitionId,
     ephemeral_pubkey: keys.pubkeyHex,
+    ephemeral_privatekey_encrypted: sealed.entryKey,
     payout_hash: toHex(keys.payoutHash),
+    payout_preimage_encrypted: sealed.payoutPreimage,
     expected_observations: picks,
+  };
+}
+
+/** The entry's secrets NIP-44-encrypted to the player's own key. */
+export async function sealEntrySecrets(signer, keys) {
+  return {
+    entryKey: await signer.encryptToSelf(toHex(keys.secret)),
+    payoutPreimage: await signer.encryptToSelf(toHex(keys.payoutPreimage)),
   };
 }
 
@@ -151,7 +165,8 @@ export async function enter({ session, network, enclave, competitionId, picks, m
   ui.status('Payment received. Submitting your entry…');
 
   ui.step('submit', 'active');
-  const entry = await callApi('/api/v1/entries', { method: 'POST', body: entryBody(ticket, competitionId, keys, picks), signer });
+  const sealed = await sealEntrySecrets(signer, keys);
+  const entry = await callApi('/api/v1/entries', { method: 'POST', body: entryBody(ticket, competitionId, keys, picks, sealed), signer });
   ui.step('submit', 'done');
   return entry;
 }

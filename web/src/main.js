@@ -490,6 +490,7 @@ function wireClaim() {
     event.preventDefault();
     const dialog = $('#claimDialog');
     hide($('#claimError'));
+    $('#claimStatus').textContent = '';
     if (!session) {
       openLogin();
       return;

@@ -1,5 +1,6 @@
 // Nostr identity in the browser: a local secret key or a NIP-07 extension, NIP-98 request
 // signatures over the exact body sent, and NIP-44 encryption to oneself.
+import { randomBytes } from '@noble/hashes/utils.js';
 import { finalizeEvent, getPublicKey, generateSecretKey } from 'nostr-tools/pure';
 import * as nip19 from 'nostr-tools/nip19';
 import * as nip44 from 'nostr-tools/nip44';
@@ -94,13 +95,17 @@ export function payloadHash(body) {
   return toHex(sha256(bytes));
 }
 
-/** The `Authorization` header value for one request (NIP-98). */
+/**
+ * The `Authorization` header value for one request (NIP-98). A random `nonce` tag makes every
+ * event unique, so the same request repeated within a second is not refused as a replay.
+ */
 export async function nip98Header(signer, url, method, body = null, now = null) {
   const tags = [
     ['u', url],
     ['method', method.toUpperCase()],
   ];
   if (body !== null && body !== undefined) tags.push(['payload', payloadHash(body)]);
+  tags.push(['nonce', toHex(randomBytes(16))]);
   const event = await signer.signEvent({
     kind: KIND_HTTP_AUTH,
     created_at: now ?? Math.floor(Date.now() / 1000),
