@@ -54,13 +54,13 @@ def test_sign_up_log_out_and_log_in_again(page: Page, stack: DevnetStack) -> Non
     username = _name()
     nsec = _sign_up(page, username)
     assert re.fullmatch(r"nsec1[02-9ac-hj-np-z]{58}", nsec)
-    expect(page.locator("#accountName")).to_have_text(username, timeout=30_000)
+    expect(page.locator("#accountName")).to_have_text(username, timeout=60_000)
     expect(page.locator("#logoutButton")).to_be_visible()
     expect(page.locator("#loginButton")).to_be_hidden()
     page.locator("#logoutButton").click()
     expect(page.locator("#loginButton")).to_be_visible()
     _log_in(page, username, PASSWORD)
-    expect(page.locator("#accountName")).to_have_text(username, timeout=30_000)
+    expect(page.locator("#accountName")).to_have_text(username, timeout=60_000)
     for link, section in (("#navEntries", "#allEntries"), ("#navPayouts", "#payouts"),
                           ("#navCompetitions", "#allCompetitions")):  # fmt: skip
         page.locator(link).click()
@@ -102,7 +102,7 @@ def test_taken_username_is_reported_and_the_first_password_still_works(
     expect(page.locator("#signupError2")).to_contain_text("taken", timeout=30_000)
     page.keyboard.press("Escape")
     _log_in(page, username, PASSWORD)
-    expect(page.locator("#accountName")).to_have_text(username, timeout=30_000)
+    expect(page.locator("#accountName")).to_have_text(username, timeout=60_000)
 
 
 def test_forgotten_password_is_reset_with_the_saved_key(page: Page, stack: DevnetStack) -> None:
@@ -126,7 +126,7 @@ def test_forgotten_password_is_reset_with_the_saved_key(page: Page, stack: Devne
     expect(page.locator("#loginError")).to_contain_text("Invalid", timeout=30_000)
     page.locator("#loginPassword").fill("N3w!Passw0rd!")
     page.locator("#loginSubmit").click()
-    expect(page.locator("#accountName")).to_have_text(username, timeout=30_000)
+    expect(page.locator("#accountName")).to_have_text(username, timeout=60_000)
 
 
 EXTENSION = """

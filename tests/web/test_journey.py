@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import secrets
 import threading
@@ -25,11 +26,13 @@ from playwright.sync_api import Page, expect
 from coordinator.player.public import expected_terms, published_contract
 from coordinator.player.verify import verify_payout_paths
 from coordinator_core.entry_keys import derive_entry_keys
+from coordinator_core.nip98 import build_auth_header
 from tests.e2e.scenario import RANKED_PICKS, CompetitionRun, Scenario
 from tests.support.stack import DevnetStack, PlayerHandle
 from tests.web.conftest import Recorder, screenshot
 from ticketdlc.bitcoin.address import script_pubkey_to_address
 from ticketdlc.bitcoin.script import p2tr_script
+from ticketdlc.bitcoin.tx import OutPoint, Transaction, TxIn
 from ticketdlc.crypto.secp import Point
 
 PASSWORD = "Str0ng!Passw0rd"
@@ -304,3 +307,20 @@ def _claim(page: Page, stack: DevnetStack, recorder: Recorder, bg: Background, s
     assert paid > 0
     assert recorder.foreign_requests() == []
     assert recorder.errors == []
+    _relay_refuses_other_transactions(stack, run.id, s.tx(txid))
+
+
+def _relay_refuses_other_transactions(stack: DevnetStack, competition_id: str, win: Any) -> None:
+    """The chain relay needs a signature and relays only the contract's transactions."""
+    url = stack.coordinator.url + "/chain/tx"
+    stranger = Transaction(2, [TxIn(OutPoint(os.urandom(32), 0))], win.outputs, 0)
+    for tx, signed, status, reason in (
+        (win, False, 401, "no_auth_header"),
+        (stranger, True, 400, "does not spend this competition's contract"),
+    ):
+        body = json.dumps({"competition_id": competition_id, "tx": tx.serialize().hex()})
+        headers = {"Content-Type": "application/json"}
+        if signed:
+            headers["Authorization"] = build_auth_header(os.urandom(32), url, "POST", body.encode())
+        answer = httpx.post(url, content=body, headers=headers)
+        assert answer.status_code == status and reason in answer.text, answer.text

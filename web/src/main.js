@@ -506,7 +506,8 @@ function wireClaim() {
         preimageText: $('#claimPreimage').value,
       }));
       const when = progress.readyAtHeight ? ` (next step at block ${progress.readyAtHeight})` : '';
-      $('#claimStatus').textContent = `${progress.detail}${when}${progress.txid ? `: ${progress.txid}` : ''}.`;
+      const detail = progress.detail.charAt(0).toUpperCase() + progress.detail.slice(1);
+      $('#claimStatus').textContent = `${detail}${when}${progress.txid ? `: ${progress.txid}` : ''}.`;
       $('#claimStatus').dataset.state = progress.state;
       if (progress.hex) $('#claimTx').value = progress.hex;
     } catch (failure) {
