@@ -43,32 +43,12 @@ REGISTERING_DECORATORS = [
 CALLED_BY_NAME = ["apply_unconfirmed", "script_of", "unlock", "capture_signals"]
 #: Read by the page templates (src/coordinator/app/web/templates), which vulture does not scan.
 USED_IN_TEMPLATES = ["seats_left", "price_sats", "is_full", "points", "has_contract"]
-#: Building blocks of the competition API, admin and metrics listeners and the devnet chain's
-#: package relay that their routes and checks will use.
-NOT_WIRED_YET = [
-    "all_payment_hashes",
-    "owed_of",
-    "owed_all",
-    "approve_sweep",
-    "insert_hold",
-    "release_hold",
-    "iter_winners",
-    "cancel_competition",
-    "*Body",
-    "*_json",
-    "is_terminal",
-    "snapshot",
-    "client_address",
-    "nsec_encode",
-    "nsec_decode",
-    "ancestor_count",
-]
 
 
 def main() -> int:
     vulture = Vulture(
         ignore_decorators=REGISTERING_DECORATORS,
-        ignore_names=CALLED_BY_NAME + USED_IN_TEMPLATES + NOT_WIRED_YET,
+        ignore_names=CALLED_BY_NAME + USED_IN_TEMPLATES,
     )
     vulture.scavenge([str(ROOT / path) for path in SCANNED])
     unused = [

@@ -80,10 +80,6 @@ class Mempool:
             stack.extend(self._entries[txid].parents)
         return seen
 
-    def ancestor_count(self, parents: Iterable[bytes]) -> int:
-        """Number of distinct in-mempool ancestors reachable from ``parents``."""
-        return len(self.ancestors(parents))
-
     def has_room(self, weight: int) -> bool:
         return len(self._entries) < MAX_MEMPOOL_TXS and self._weight + weight <= MAX_MEMPOOL_WEIGHT
 

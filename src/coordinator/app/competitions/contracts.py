@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from coordinator.domain.competitions.records import Competition, Entry, Ticket
@@ -118,7 +118,3 @@ def entry_by_player(entries: Sequence[Entry]) -> Mapping[int, Entry]:
 
 def space_of(terms: CompetitionTerms) -> OutcomeSpace:
     return OutcomeSpace(terms.total_allowed_entries, terms.number_of_places_win)
-
-
-def iter_winners(params: ContractParameters, outcome: Outcome) -> Iterator[int]:
-    yield from params.winners(outcome)

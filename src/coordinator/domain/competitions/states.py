@@ -38,10 +38,6 @@ class State(StrEnum):
     CANCELLED = "cancelled"
 
     @property
-    def is_terminal(self) -> bool:
-        return self in (State.COMPLETED, State.CANCELLED)
-
-    @property
     def is_funded(self) -> bool:
         """From the funding broadcast on, money is in a contract: the competition is never
         failed or cancelled again, only settled."""
