@@ -31,6 +31,7 @@ from coordinator.app.auth.users_api import router as users_router
 from coordinator.app.competitions.admin_api import router as competitions_admin_router
 from coordinator.app.competitions.api import router as competitions_router
 from coordinator.app.errors import install_error_handlers
+from coordinator.app.health import HealthProbeMiddleware
 from coordinator.app.openapi_errors import document_errors
 from coordinator.app.probes import probes_router
 from coordinator.app.runtime import Runtime
@@ -43,21 +44,27 @@ from coordinator_core.http_origin import OriginPolicy
 log = logging.getLogger(__name__)
 
 health_router = APIRouter()
+HEALTH_PATH = "/api/v1/health_check"
 
 
-@health_router.get("/api/v1/health_check")
-async def health_check(request: Request) -> JSONResponse:
+def health_answer(app: FastAPI) -> tuple[int, dict[str, Any]]:
     """200 when every background task and database writer is alive and the last integrity
-    check of every database passed (503 with the problems otherwise)."""
-    runtime: Runtime = request.app.state.runtime
+    check of every database passed (503 with the problems otherwise); no I/O."""
+    runtime: Runtime = app.state.runtime
     problems = runtime.health_problems()
-    checked_at = runtime.integrity.checked_at_unix if runtime.integrity is not None else None
+    integrity = runtime.integrity
+    checked = {"integrity_checked_at": integrity.checked_at_unix if integrity else None}
     if problems:
-        body = {"status": "unhealthy", "problems": problems, "integrity_checked_at": checked_at}
-        return JSONResponse(body, status_code=503)
-    return JSONResponse(
-        {"status": "ok", "version": __version__, "integrity_checked_at": checked_at}
-    )
+        return 503, {"status": "unhealthy", "problems": problems, **checked}
+    return 200, {"status": "ok", "version": __version__, **checked}
+
+
+@health_router.get(HEALTH_PATH)
+async def health_check(request: Request) -> JSONResponse:
+    """The service's health (see :func:`health_answer`); :class:`HealthProbeMiddleware`
+    answers it ahead of routing."""
+    status, body = health_answer(request.app)
+    return JSONResponse(body, status_code=status)
 
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
@@ -114,6 +121,8 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     app.include_router(probes_router)
     app.include_router(competitions_router)
     install_public_pages(app, settings)
+    # Outermost: probes skip CORS, body handling and routing.
+    app.add_middleware(HealthProbeMiddleware, path=HEALTH_PATH, answer=health_answer)
     return app
 
 
