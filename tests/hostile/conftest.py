@@ -1,20 +1,27 @@
 """Live services for the hostile-input tests: the whole devnet stack (``tests.support.stack``)
 with what a client needs to authenticate to each service.
 
-Every service the stack runs is a target: each devnet service, the coordinator's public
-listener (``coordinator``) and its operator listener (``admin``), so a service the stack
-starts is fuzzed by ``test_http_fuzz`` without changes here.
+Every service is a target: each devnet service registered in ``devnet.services`` (those the
+stack does not run are started beside it), the coordinator's public listener
+(``coordinator``) and its operator listener (``admin``); so a newly registered service is
+fuzzed by ``test_http_fuzz`` without changes here. Stand-ins that are third-party servers
+without an OpenAPI document of ours are listed in ``NOT_OURS``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Literal
 
 import httpx
 import pytest
+from tests.conftest import free_port
 from tests.support.stack import DevnetStack, StackOptions, running_stack
+
+from devnet.launcher import ServiceProcess, service_spec
+from devnet.services import SERVICES
 
 ORACLE_SEED = "11" * 32
 ADMIN_OPENAPI_PATH = "/api/v1/admin/openapi.json"
@@ -25,6 +32,13 @@ PAYER = "payer"
 CLIENT_SECRET = bytes.fromhex("44" * 32)
 #: Devnet services whose routes authenticate with NIP-98 unless they declare another scheme.
 NIP98_SERVICES = frozenset({"oracle"})
+#: Registered stand-ins that are third-party servers (nothing of ours to fuzz), and why.
+NOT_OURS = {"s3": "moto's S3 server"}
+#: The services ``test_http_fuzz`` targets, known at collection.
+TARGET_NAMES = [spec.name for spec in SERVICES if spec.name not in NOT_OURS] + [
+    "coordinator",
+    "admin",
+]
 
 
 @dataclass(frozen=True)
@@ -91,7 +105,8 @@ def _payer_pin(lightning: LiveService) -> Pin:
     return Pin("/nodes/", {"alias": PAYER}, {"Grpc-Metadata-macaroon": macaroon})
 
 
-def targets(running: DevnetStack) -> Stack:
+def targets(running: DevnetStack, extra: dict[str, ServiceProcess]) -> Stack:
+    processes = {**running.services, **extra}
     devnet = {
         name: LiveService(
             name,
@@ -100,7 +115,8 @@ def targets(running: DevnetStack) -> Stack:
             nip98_secret=CLIENT_SECRET if name in NIP98_SERVICES else None,
             default_auth="nip98" if name in NIP98_SERVICES else None,
         )
-        for name, process in running.services.items()
+        for name, process in processes.items()
+        if name not in NOT_OURS
     }
     devnet["lightning"].pins.append(_payer_pin(devnet["lightning"]))
     public = LiveService(
@@ -120,6 +136,16 @@ def targets(running: DevnetStack) -> Stack:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """The whole stack, started once per test module (modules do not share state)."""
+    root = tmp_path_factory.mktemp("stack")
     options = StackOptions(oracle_seed=ORACLE_SEED, log_level="warning")
-    with running_stack(tmp_path_factory.mktemp("stack"), options) as running:
-        yield targets(running)
+    with running_stack(root / "stack", options) as running, ExitStack() as beside:
+        extra: dict[str, ServiceProcess] = {}
+        for spec in SERVICES:
+            if spec.name not in running.services and spec.name not in NOT_OURS:
+                process = ServiceProcess(
+                    service_spec(spec.name), free_port(), root / spec.name, running.token,
+                    ["--log-level", "warning"],
+                ).start(timeout=90.0)  # fmt: skip
+                beside.callback(process.stop)
+                extra[spec.name] = process
+        yield targets(running, extra)

@@ -29,17 +29,15 @@ from hypothesis import HealthCheck, settings
 from schemathesis import Case
 from schemathesis.config import SchemathesisConfig
 from tests.fuzz.budget import examples
-from tests.hostile.conftest import LiveService, Stack
+from tests.hostile.conftest import TARGET_NAMES, LiveService, Stack
 
 from coordinator_core.nip98 import build_auth_header
-from devnet.services import SERVICES
 
 #: Generated requests per operation in the fuzzing phase (the coverage phase adds its own
 #: boundary cases: each parameter's limits, wrong types, missing fields).
 MAX_EXAMPLES = examples(20)
 REQUEST_TIMEOUT_SECS = 15
 MAX_READ_BYTES = 1 << 20
-SERVICE_NAMES = [spec.name for spec in SERVICES] + ["coordinator", "admin"]
 GRPC_UNKNOWN = 2
 #: Mixed into generated integers and strings: the edges where parsers and storage break
 #: (signed/unsigned 64-bit overflow, the money supply in msat, huge decimals, a trailing
@@ -154,7 +152,7 @@ def send(case: Case, service: LiveService, session: requests.Session) -> tuple[i
         return response.status_code, response.raw.read(MAX_READ_BYTES, decode_content=True)
 
 
-@pytest.fixture(scope="module", params=SERVICE_NAMES)
+@pytest.fixture(scope="module", params=TARGET_NAMES)
 def live(request: pytest.FixtureRequest, stack: Stack) -> LiveService:
     return stack.service(request.param)
 
