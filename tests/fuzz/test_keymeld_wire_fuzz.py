@@ -1,6 +1,7 @@
 """The signing gateway's wire formats (``coordinator_core.keymeld``) against their JSON: valid
-documents round-trip; mutated documents from the gateway are refused with :class:`WireError`
-and nothing else, or decode to a value that re-encodes to itself."""
+documents round-trip; mutated documents (the gateway's answers as the client reads them, and
+the clients' requests as the gateway reads them) are refused with :class:`WireError` and
+nothing else, or decode to a value that re-encodes to itself."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from coincurve import PrivateKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from coordinator_core.keymeld import api
+from coordinator_core.keymeld import api, messages
 from coordinator_core.keymeld.messages import SubsetDefinition, TaprootTweak
 from coordinator_core.keymeld.wire import WireError, canonical, loads
 from tests.fuzz.budget import examples
@@ -172,3 +174,92 @@ def test_hex_fields_are_hex_as_a_whole(hex_text: str) -> None:
     document = {**_seed("enclave key").to_json(), "attestation_document": hex_text}
     with pytest.raises(WireError, match="hex"):
         api.EnclaveKey.from_json(document)
+
+
+# -- What the gateway reads from its clients -----------------------------------------------------
+
+IDS = [str(uuid.UUID(int=0x0190_0000_0000_7000_8000_0000_0000_0000 + i)) for i in range(4)]
+KEY, KEY2, KEY3 = (PrivateKey.from_int(i).public_key.format() for i in (1, 2, 3))
+SIG = bytes(range(64))
+MANIFEST = messages.SignedManifest(
+    messages.SessionManifest(
+        keygen_session_id=IDS[0],
+        coordinator_user_id=IDS[1],
+        creator_pubkey=KEY,
+        signing_pubkey=KEY2,
+        session_public_key=KEY3,
+        participant_verifiers={IDS[1]: KEY, IDS[2]: KEY2},
+        timeout_secs=3600,
+        max_signing_sessions=4,
+        encrypted_taproot_tweak="ab" * 16,
+        subset_definitions=(SubsetDefinition(IDS[3], (IDS[1], IDS[2])),),
+    ),
+    SIG,
+)
+RECIPIENTS = messages.RecipientAuthorization(IDS[0], b"\x09" * 32, {IDS[1]: 0, IDS[2]: 1},
+                                            {0: KEY, 1: KEY2}, SIG)  # fmt: skip
+CONTEXT = messages.RegistrationContext(IDS[0], b"\x09" * 32, IDS[2], 1, 7, KEY, KEY, True)
+ITEMS = (
+    messages.BatchItem(IDS[3], b"\x05" * 32, "cafe", None, "beef", None),
+    messages.BatchItem(IDS[2], b"\x06" * 32, "cafe", "f00d", "", IDS[3]),
+)
+#: Request readers of the gateway (the body of each client call) and one valid value of each.
+REQUESTS: dict[str, tuple[Callable[[Any], Any], Any]] = {
+    "reserve": (api.ReserveRequest.from_json, api.ReserveRequest.of(MANIFEST)),
+    "initialize": (
+        api.InitializeRequest.from_json,
+        api.InitializeRequest(RECIPIENTS, SIG, KEY, KEY, "aa" * 40, "bb" * 40, 7),
+    ),
+    "register": (
+        api.RegisterRequest.from_json,
+        api.RegisterRequest(
+            messages.RegistrationAuthorization(CONTEXT, b"\x08" * 32, SIG),
+            IDS[0], IDS[2], "cc" * 60, KEY, "dd" * 20, "02" + "ab" * 32, 7, True, KEY,
+        ),
+    ),
+    "keygen status": (
+        api.KeygenStatus.from_json,
+        api.KeygenStatus(RECIPIENTS, MANIFEST, "ee" * 30, IDS[0], "completed", 2, 2,
+                         "ff" * 33, 1_900_000_000, {IDS[3]: "12" * 33}),
+    ),
+    "signing": (
+        api.CreateSigningRequest.from_json,
+        api.CreateSigningRequest(api.SigningAuthorization(600, SIG), IDS[3], IDS[0], 600, ITEMS),
+    ),
+    "approval": (
+        messages.ParticipantApproval.from_json,
+        messages.ParticipantApproval(IDS[2], 1_800_000_000, SIG),
+    ),
+    "envelope": (
+        messages.RegistrationEnvelope.from_json,
+        messages.RegistrationEnvelope(CONTEXT, b"\x01" * 32, SIG),
+    ),
+    "adaptor config": (messages.AdaptorConfig.from_json, messages.AdaptorConfig(IDS[3], KEY)),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", list(REQUESTS))
+def test_gateway_requests_round_trip(name: str) -> None:
+    read, value = REQUESTS[name]
+    assert read(loads(canonical(value.to_json()), name, 1 << 20)) == value
+
+
+@pytest.mark.parametrize("name", list(REQUESTS))
+@settings(max_examples=examples(60), deadline=None)
+@given(data=st.data())
+def test_mutated_gateway_requests_are_refused(name: str, data: st.DataObject) -> None:
+    read, value = REQUESTS[name]
+    _refused_or_stable(read, data.draw(mutated_json(value.to_json())))
+
+
+SIGNING_TEXT = canonical(REQUESTS["signing"][1].to_json()).decode()
+
+
+@settings(max_examples=examples(100), deadline=None)
+@given(text=mutated_text(SIGNING_TEXT, '0123456789abcdef{}[]",:-e '))
+def test_mutated_gateway_request_text_is_refused(text: str) -> None:
+    try:
+        document = loads(text.encode(), "signing", 1 << 16)
+    except WireError:
+        return
+    _refused_or_stable(api.CreateSigningRequest.from_json, document)
