@@ -10,6 +10,7 @@ without an OpenAPI document of ours are listed in ``NOT_OURS``.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -17,11 +18,11 @@ from typing import Literal
 
 import httpx
 import pytest
-from tests.conftest import free_port
-from tests.support.stack import DevnetStack, StackOptions, running_stack
 
 from devnet.launcher import ServiceProcess, service_spec
 from devnet.services import SERVICES
+from tests.conftest import free_port
+from tests.support.stack import DevnetStack, StackOptions, running_stack
 
 ORACLE_SEED = "11" * 32
 ADMIN_OPENAPI_PATH = "/api/v1/admin/openapi.json"
@@ -39,6 +40,22 @@ TARGET_NAMES = [spec.name for spec in SERVICES if spec.name not in NOT_OURS] + [
     "coordinator",
     "admin",
 ]
+
+#: Requests ``test_http_fuzz`` sent per target, and the operations they covered (reported at the
+#: end of the run).
+SENT: Counter[str] = Counter()
+OPERATIONS: dict[str, set[str]] = {}
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not SENT:
+        return
+    terminalreporter.section("HTTP fuzzing: requests sent per target")
+    for name, count in SENT.items():
+        terminalreporter.write_line(
+            f"{name}: {count} requests over {len(OPERATIONS[name])} operations"
+        )
+    terminalreporter.write_line(f"total: {SENT.total()} requests")
 
 
 @dataclass(frozen=True)

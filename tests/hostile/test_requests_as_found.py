@@ -19,13 +19,14 @@ from typing import Any
 import httpx
 import pytest
 from coincurve import PrivateKey
-from tests.hostile.conftest import CLIENT_SECRET, PAYER, LiveService, Stack
-from tests.support.stack import HEALTH_PATH
 
 from coordinator_core.bolt11 import InvalidInvoiceError, check_invoice, decode_invoice
 from coordinator_core.ids import uuid7
+from coordinator_core.keymeld.limits import REAL_GATEWAY
 from coordinator_core.nip98 import build_auth_header
 from devnet.lightning.invoices import encode_invoice
+from tests.hostile.conftest import CLIENT_SECRET, PAYER, LiveService, Stack
+from tests.support.stack import HEALTH_PATH
 
 CHUNK = 64 * 1024
 HASH_B64 = base64.b64encode(b"\x07" * 32).decode()
@@ -73,7 +74,9 @@ def invoice_with_prefix(amount_part: str, payment_hash: bytes | None = None) -> 
 
 # -- 1. BOLT11 amounts ---------------------------------------------------------------------------
 
-MALFORMED_AMOUNTS = ["-1m", "1.5m", "00001m", "11p", "210000001", "2100000000000000001p0"]
+#: As found, then amounts above the money supply (21,000,001 BTC; 21 M BTC + 1 msat in pico).
+MALFORMED_AMOUNTS = ["-1m", "1.5m", "00001m", "11p", "210000001", "2100000000000000001p0",
+                     "21000001", "21000000000000000010p"]  # fmt: skip
 
 
 @pytest.mark.parametrize("amount", MALFORMED_AMOUNTS)
@@ -113,6 +116,64 @@ def test_bolt11_amount_above_the_money_supply_is_refused() -> None:
             amount_msat=21_000_000 * 10**11 + 1,
             now=time.time(),
         )
+
+
+# -- 2. NIP-98 headers -----------------------------------------------------------------------------
+
+#: 2.7 kB of nested JSON in an ``Authorization: Nostr`` header, as found (no signature needed).
+NESTED_HEADER = "Nostr " + base64.b64encode(b"[" * 1000 + b"]" * 1000).decode()
+
+
+def _nip98_refusals(url: str) -> list[tuple[str, dict[str, str]]]:
+    """(the URL a header is signed for, headers sent with it) for each hostile case as found."""
+    path = url.split("/", 3)[3]
+    return [
+        (url + "#fragment", {}),
+        (f"http://evil.example/{path}", {"Host": "evil.example"}),
+        (url.replace("http://", "https://"), {"X-Forwarded-Proto": "https"}),
+    ]
+
+
+def _oracle_event() -> dict[str, Any]:
+    now = datetime.now(UTC).replace(microsecond=0)
+    return {
+        "id": str(uuid7()),
+        "signing_date": (now + timedelta(days=2)).isoformat(),
+        "start_observation_date": now.isoformat(),
+        "end_observation_date": (now + timedelta(days=1)).isoformat(),
+        "locations": ["KORD"],
+        "number_of_values_per_entry": 6,
+        "total_allowed_entries": 2,
+        "number_of_places_win": 1,
+    }
+
+
+@pytest.mark.parametrize(("target", "method", "path"), [
+    ("coordinator", "GET", "/api/v1/entries"),
+    ("oracle", "POST", "/oracle/events"),
+])  # fmt: skip
+def test_nip98_nested_json_fragment_and_chosen_origin_are_refused(
+    stack: Stack, target: str, method: str, path: str
+) -> None:
+    service = stack.service(target)
+    body = json.dumps(_oracle_event()).encode() if method == "POST" else b""
+    json_headers = {"Content-Type": "application/json"} if body else {}
+    with service.http() as http:
+
+        def call(authorization: str, extra: dict[str, str]) -> httpx.Response:
+            headers = {"Authorization": authorization, **json_headers, **extra}
+            return http.request(method, path, content=body, headers=headers)
+
+        nested = call(NESTED_HEADER, {})
+        assert nested.status_code == 400, nested.text
+        assert nested.json()["error"]["type"] == "invalid_event_json"
+        for signed_for, extra in _nip98_refusals(service.url + path):
+            refused = call(build_auth_header(CLIENT_SECRET, signed_for, method, body), extra)
+            assert refused.status_code == 401, (signed_for, refused.text)
+            assert refused.json()["error"]["type"] == "url_method_mismatch", signed_for
+        # The same request signed for the service's own URL is let through.
+        signed = call(build_auth_header(CLIENT_SECRET, service.url + path, method, body), {})
+        assert signed.status_code == 200, signed.text
 
 
 # -- 3. Huge integers ----------------------------------------------------------------------------
@@ -287,7 +348,9 @@ def _body_limit_targets(
     stack: Stack,
 ) -> list[tuple[LiveService, str, dict[str, str], int, set[int]]]:
     """(service, route reading a body, headers, its limit, the statuses that refuse it)."""
-    lightning, chain, oracle = (stack.devnet[name] for name in ("lightning", "chain", "oracle"))
+    lightning, chain, oracle, signer = (
+        stack.devnet[name] for name in ("lightning", "chain", "oracle", "signer")
+    )
     coordinator = stack.coordinator
     with coordinator.http() as http:
         paths = http.get("/openapi.json").json()["paths"]
@@ -305,7 +368,9 @@ def _body_limit_targets(
         (chain, "/devnet/mine", control(chain), 4 << 20, {413}),
         (oracle, "/devnet/weather", control(oracle), 4 << 20, {413}),
         (oracle, "/oracle/events", {}, 4 << 20, {413}),
+        (signer, "/api/v1/keygen/reserve", {}, REAL_GATEWAY.max_body_bytes, {413}),
         coordinator_target,
+        (stack.admin, "/api/v1/competitions", stack.admin.bearer, 1 << 20, {413}),
     ]
 
 
@@ -317,8 +382,8 @@ def test_chunked_bodies_over_the_limit_are_refused_while_streaming(stack: Stack)
         assert sent < total, (service.name, path)  # the server stopped reading early
         assert len(answer) < 1024 and b"7777" not in answer  # nothing echoed back
         assert sent <= limit + 16 * 1024 * 1024  # at most the limit plus socket buffers
-        with service.http() as http:
-            assert http.get("/openapi.json").status_code == 200  # still serving
+        with service.http() as http:  # still serving
+            assert http.get(service.openapi_path, headers=service.bearer).status_code == 200
 
 
 def test_validation_errors_do_not_echo_the_body(stack: Stack) -> None:
@@ -361,6 +426,17 @@ async def test_concurrent_health_probes_read_the_cached_integrity_verdict(stack:
     assert all(answer.status_code == 200 for answer in answers)
     checked = {answer.json()["integrity_checked_at"] for answer in answers}
     assert len(checked) == 1 and None not in checked  # no probe ran an integrity check
+
+
+def test_health_probes_are_answered_ahead_of_routing_as_the_route_documents(stack: Stack) -> None:
+    with stack.coordinator.http() as http:
+        documented = http.get("/openapi.json").json()["paths"][HEALTH_PATH]
+        got, head = http.get(HEALTH_PATH), http.head(HEALTH_PATH)
+    assert "get" in documented
+    assert (got.status_code, head.status_code) == (200, 200)
+    assert got.json()["status"] == "ok" and head.content == b""
+    assert got.headers["cache-control"] == head.headers["cache-control"] == "no-store"
+    assert head.headers["content-length"] == str(len(got.content))
 
 
 def test_integrity_is_rechecked_on_a_timer(stack: Stack) -> None:
