@@ -41,10 +41,21 @@ TARGET_NAMES = [spec.name for spec in SERVICES if spec.name not in NOT_OURS] + [
     "admin",
 ]
 
-#: Requests ``test_http_fuzz`` sent per target, and the operations they covered (reported at the
-#: end of the run).
+#: Requests ``test_http_fuzz`` sent per target, the operations they covered and the statuses
+#: answered (reported at the end of the run: 2xx answers show the credentials got through).
 SENT: Counter[str] = Counter()
 OPERATIONS: dict[str, set[str]] = {}
+STATUSES: dict[str, Counter[str]] = {}
+#: How the LND gateway's gRPC refusals (HTTP 500 with a gRPC status body) are tallied.
+GRPC_REFUSAL = "LND gRPC refusals"
+
+
+def tally(target: str, operation: str, status: int, grpc_refusal: bool = False) -> None:
+    """Count one request ``test_http_fuzz`` sent and the class of its answer."""
+    SENT[target] += 1
+    OPERATIONS.setdefault(target, set()).add(operation)
+    answer = GRPC_REFUSAL if grpc_refusal else "401/403" if status in (401, 403) else None
+    STATUSES.setdefault(target, Counter())[answer or f"{status // 100}xx"] += 1
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
@@ -52,8 +63,9 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         return
     terminalreporter.section("HTTP fuzzing: requests sent per target")
     for name, count in SENT.items():
+        answers = ", ".join(f"{kind} {n}" for kind, n in sorted(STATUSES[name].items()))
         terminalreporter.write_line(
-            f"{name}: {count} requests over {len(OPERATIONS[name])} operations"
+            f"{name}: {count} requests over {len(OPERATIONS[name])} operations ({answers})"
         )
     terminalreporter.write_line(f"total: {SENT.total()} requests")
 

@@ -31,7 +31,7 @@ from schemathesis.config import SchemathesisConfig
 
 from coordinator_core.nip98 import build_auth_header
 from tests.fuzz.budget import examples
-from tests.hostile.conftest import OPERATIONS, SENT, TARGET_NAMES, LiveService, Stack
+from tests.hostile.conftest import TARGET_NAMES, LiveService, Stack, tally
 
 #: Generated requests per operation in the fuzzing phase (the coverage phase adds its own
 #: boundary cases: each parameter's limits, wrong types, missing fields).
@@ -184,9 +184,9 @@ schema = schemathesis.pytest.from_fixture("service_schema")
 )
 def test_no_server_errors(case: Case, live: LiveService, session: requests.Session) -> None:
     status, body = send(case, live, session)
-    SENT[live.name] += 1
-    OPERATIONS.setdefault(live.name, set()).add(case.operation.label)
-    lnd_refusal = live.name == "lightning" and case.operation.path.startswith("/nodes/")
-    if status == 500 and lnd_refusal and is_grpc_refusal(body):
+    lnd_route = live.name == "lightning" and case.operation.path.startswith("/nodes/")
+    grpc_refusal = status == 500 and lnd_route and is_grpc_refusal(body)
+    tally(live.name, case.operation.label, status, grpc_refusal)
+    if grpc_refusal:
         return
     assert status < 500, f"{case.method} {case.formatted_path} -> {status}: {body[:500]!r}"
