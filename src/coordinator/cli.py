@@ -16,6 +16,7 @@ from coordinator.app.keys import keys as keys_group
 from coordinator.app.wallet_cli import wallet as wallet_group
 from coordinator.config import Settings, load_settings
 from coordinator.player.cli import player as player_group
+from coordinator.synth.cli import synth as synth_group
 from coordinator_core.errors import ConfigError, CoordinatorError
 
 log = logging.getLogger("coordinator")
@@ -160,6 +161,7 @@ cli.add_command(admin_group)
 cli.add_command(player_group)
 cli.add_command(keys_group)
 cli.add_command(backup_group)
+cli.add_command(synth_group)
 
 
 @cli.group()

@@ -1,0 +1,1 @@
+"""The synthetic monitor: a whole competition lifecycle run against a deployment, timed."""
