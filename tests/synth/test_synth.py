@@ -1,13 +1,17 @@
 """``coordinator synth run`` completes a whole lifecycle on the devnet and reports each step's
 time; right after it, the coordinator's metrics listener is scraped and every metric has the
-value the run implies; the monitor's own metrics and status page show the run."""
+value the run implies; the monitor's own metrics and status page show the run. On the same
+stack (replicated by Litestream), a point-in-time restore to before a payout pays nobody
+twice."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import json
-import shutil
+import os
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
+from coordinator.adapters.backup.litestream import LitestreamReplicas
 from coordinator.config import load_settings
 from coordinator.synth.monitor import create_monitor_app
 from coordinator.synth.scenario import Devnet, FullLifecycle, SynthConfig
@@ -57,7 +62,6 @@ def stack(s3: S3, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevnetSt
 
 
 def synth_argv(stack: DevnetStack, db_path: Path) -> list[str]:
-    pins = load_settings(E2E_CONFIG, env={}).keymeld.pcr_pins
     argv = [
         sys.executable, "-m", "coordinator", "synth",
         "--url", stack.coordinator.url,
@@ -68,11 +72,10 @@ def synth_argv(stack: DevnetStack, db_path: Path) -> list[str]:
         "--devnet-lightning-url", stack.lightning_url,
         "--devnet-oracle-url", stack.oracle.url,
         "--devnet-token", stack.token,
+        "--trust-config", str(E2E_CONFIG),  # the enclave pins of the stack's coordinator
         "--attestation-root", str(stack.signer_root),
         "--state-timeout", "240",
     ]  # fmt: skip
-    for name, digest in pins.items():
-        argv += ["--pcr-pin", f"{name}={digest}"]
     return [*argv, "run", "--json"]
 
 
@@ -105,6 +108,8 @@ async def test_synth_runs_a_full_lifecycle_and_the_metrics_follow(
     for service in ("chain", "lightning", "oracle", "signer"):
         key = f'coordinator_external_call_seconds_count{{service="{service}"}}'
         assert after[key] > before.get(key, 0), service
+    errors = [k for k in after if k.startswith("coordinator_external_call_errors_total{")]
+    assert all(after[k] == before.get(k, 0) for k in errors), {k: after[k] for k in errors}
     for database in ("competitions", "users"):
         assert after[f'coordinator_db_write_queue_depth{{database="{database}"}}'] == 0
     assert after["coordinator_backup_replicator_up"] == 1
@@ -156,66 +161,114 @@ async def set_coordinator_node_online(stack: DevnetStack, online: bool) -> None:
         await control.set_online(COORDINATOR_NODE, online)
 
 
-async def test_restore_older_than_the_payout_pays_nobody_twice(
+async def wait_state(
+    public: httpx.AsyncClient, lifecycle: FullLifecycle, state: str, run: asyncio.Task[Any]
+) -> str:
+    """The competition the lifecycle created, once it is in ``state``."""
+    while True:
+        assert not run.done(), run.result()
+        if lifecycle.competition_id is not None:
+            answer = await public.get(f"/api/v1/competitions/{lifecycle.competition_id}")
+            if answer.json()["state"] == state:
+                return lifecycle.competition_id
+        await asyncio.sleep(0.1)
+
+
+def lightning_errors(samples: dict[str, float]) -> float:
+    return sum(
+        v
+        for k, v in samples.items()
+        if k.startswith("coordinator_external_call_errors_total{") and 'service="lightning"' in k
+    )
+
+
+def succeed_at(db_file: Path, payment_hash: str) -> list[str | None]:
+    """``succeed_at`` of every payout of ``payment_hash`` in a competitions database."""
+    conn = sqlite3.connect(f"file:{db_file}?mode=ro", uri=True)
+    try:
+        query = "SELECT succeed_at FROM payouts WHERE payment_hash = ?"
+        return [row[0] for row in conn.execute(query, (payment_hash,))]
+    finally:
+        conn.close()
+
+
+async def test_point_in_time_restore_to_before_the_payout_pays_nobody_twice(
     stack: DevnetStack, tmp_path: Path
 ) -> None:
-    """A winner's payout is recorded (pending) and replicated; the coordinator's node is
-    unreachable, so it is paid later, and the coordinator dies right after that payment,
-    before recording it. The machine is lost (replicator gone, data folder wiped): the next
-    start restores a backup older than the payout, reconciliation finds the payment on the
-    node and records it, and the winner is paid exactly once."""
+    """The winner's payout is recorded while the coordinator's Lightning node is unreachable,
+    then sent and recorded as paid, and Litestream replicates all of it. The operator stops
+    the coordinator and restores every database to an instant before the payment
+    (``coordinator backup restore --timestamp``): the restored payout is still pending. The
+    restarted coordinator finds the payment on its node and records it and never sends it
+    again; replication carries on from the restored state."""
     coordinator = stack.coordinator
+    data = coordinator.root / "data"
     public = httpx.AsyncClient(base_url=coordinator.url, timeout=10)
     store = SynthStore(tmp_path / "synth.db")
     lifecycle = FullLifecycle(synth_config(stack), store)
     run = asyncio.create_task(lifecycle.run())
     try:
-        # Once the outcome is on chain, the coordinator's node goes offline: the payout is
-        # recorded, its sending fails and is retried.
-        while True:
-            assert not run.done(), store.runs()
-            if lifecycle.competition_id is not None:
-                answer = await public.get(f"/api/v1/competitions/{lifecycle.competition_id}")
-                if answer.json()["state"] == "outcome_broadcasted":
-                    break
-            await asyncio.sleep(0.1)
+        competition_id = await wait_state(public, lifecycle, "outcome_broadcasted", run)
+        errors_before = lightning_errors(scrape(stack))
         await set_coordinator_node_online(stack, False)
-        competition_id = lifecycle.competition_id
         path = f"/api/v1/admin/competitions/{competition_id}"
-        await asyncio.to_thread(
-            wait_for, lambda: stack.admin.call("GET", path)["payouts"], 120, "a payout"
-        )
-        await asyncio.sleep(4)  # several sync intervals: the pending payout is in the replica
-        coordinator.restart(crash_points=["after_send:payout"])
-        assert coordinator.process is not None
-        replicators = replicator_pids(coordinator.process.pid)
+
+        def payouts() -> list[dict[str, Any]]:
+            found: list[dict[str, Any]] = stack.admin.call("GET", path)["payouts"]
+            return found
+
+        await asyncio.to_thread(wait_for, payouts, 120, "a payout recorded")
+        await asyncio.sleep(3)  # several sync intervals: the pending payout is replicated
+        before_payment = dt.datetime.now(dt.UTC)
+        await asyncio.sleep(1)
         await set_coordinator_node_online(stack, True)
-        code = await asyncio.to_thread(coordinator.wait_exit, 120)
+        [paid] = await asyncio.to_thread(
+            wait_for, lambda: [p for p in payouts() if p["status"] == "succeeded"], 120, "paid"
+        )
     finally:
-        run.cancel()
+        run.cancel()  # no more blocks from the scenario: the rest is the coordinator's
         with contextlib.suppress(BaseException):
             await run
         store.close()
         await public.aclose()
-    assert code == 137, coordinator.log_tail()
-    assert "crash point after_send:payout reached" in coordinator.log_text()
+    await asyncio.sleep(3)  # the payout's success is replicated too
+    assert lightning_errors(scrape(stack)) > errors_before, "the node's absence is unseen"
     paid_once_msat = await coordinator_node_msat(stack)
+    assert coordinator.process is not None
+    replicators = replicator_pids(coordinator.process.pid)
+    assert coordinator.stop() == 0, coordinator.log_tail()
     await asyncio.to_thread(
         wait_for, lambda: not any(running(p) for p in replicators), 30, "the replicator gone"
     )
-    shutil.rmtree(coordinator.root / "data")
+
+    restore = subprocess.run(  # noqa: ASYNC221 - the operator's command under test
+        [sys.executable, "-m", "coordinator", "--config", str(E2E_CONFIG), "backup", "restore",
+         "--timestamp", before_payment.isoformat().replace("+00:00", "Z")],
+        cwd=coordinator.root, env=dict(os.environ, **coordinator.env), capture_output=True,
+        text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert restore.returncode == 0, restore.stdout + restore.stderr
+    for name in ("competitions", "users", "wallet"):
+        assert f"{name}: restored to" in restore.stdout, restore.stdout
+    payment_hash = paid["payment_hash"]
+    assert succeed_at(data / "competitions.db", payment_hash) == [None], "not older than paid"
 
     coordinator.start(timeout=120)
-    assert "competitions restored from its replica" in coordinator.log_text().split("=====")[-1]
-
-    def payouts() -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = stack.admin.call("GET", path)["payouts"]
-        return found
-
-    done = await asyncio.to_thread(
+    [again] = await asyncio.to_thread(
         wait_for, lambda: [p for p in payouts() if p["status"] == "succeeded"], 60, "recorded"
     )
-    assert len(done) == 1 and len(payouts()) == 1
+    assert len(payouts()) == 1 and again["payout_id"] == paid["payout_id"]
     assert "had succeeded" in coordinator.log_text().split("=====")[-1]
     await asyncio.sleep(5)  # a payout sender would have sent again by now
     assert await coordinator_node_msat(stack) == paid_once_msat
+
+    # Replication carries on from the restored state: the replica's latest is that history
+    # with the payment recorded, not the one the restore went back from.
+    await asyncio.sleep(3)
+    latest = tmp_path / "latest.db"
+    settings = load_settings(E2E_CONFIG, env=coordinator.env)
+    assert await asyncio.to_thread(
+        LitestreamReplicas(settings).restore, "competitions", output=latest
+    )
+    [replicated] = succeed_at(latest, payment_hash)
+    assert replicated is not None

@@ -10,8 +10,10 @@ from typing import Any
 
 import click
 
+from coordinator.config import load_settings
 from coordinator.synth.scenario import Devnet, FullLifecycle, SynthConfig
 from coordinator.synth.store import SynthStore
+from coordinator_core.errors import ConfigError
 
 
 def _pins(values: tuple[str, ...]) -> dict[str, str]:
@@ -72,6 +74,12 @@ def _pins(values: tuple[str, ...]) -> dict[str, str]:
     default=None,
     help="The signing gateway's attestation root (devnet).",
 )
+@click.option(
+    "--trust-config",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    default=None,
+    help="Take the pins and the attestation root from this coordinator config's [keymeld].",
+)
 @click.option("--state-timeout", type=float, default=300.0, show_default=True)
 @click.pass_context
 def synth(ctx: click.Context, /, **options: Any) -> None:
@@ -85,6 +93,14 @@ def _config(options: dict[str, Any]) -> SynthConfig:
         token = token_file.read_text().strip()
     except OSError as exc:
         raise click.ClickException(f"admin token file {token_file}: {exc.strerror}") from None
+    pins, root = _pins(options["pcr_pins"]), options["attestation_root"]
+    if options["trust_config"] is not None:
+        try:
+            keymeld = load_settings(options["trust_config"], env={}).keymeld
+        except ConfigError as exc:
+            raise click.ClickException(exc.message) from None
+        pins = pins or {str(name): digest for name, digest in keymeld.pcr_pins.items()}
+        root = root or keymeld.attestation_trust_root_file
     return SynthConfig(
         coordinator_url=options["url"],
         admin_url=options["admin_url"],
@@ -94,8 +110,8 @@ def _config(options: dict[str, Any]) -> SynthConfig:
             options["devnet_oracle_url"], options["devnet_token"],
         ),
         players=options["players"],
-        pcr_pins=_pins(options["pcr_pins"]),
-        attestation_root=options["attestation_root"],
+        pcr_pins=pins,
+        attestation_root=root,
         state_timeout_secs=options["state_timeout"],
     )  # fmt: skip
 

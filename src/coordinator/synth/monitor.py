@@ -1,7 +1,8 @@
 """The monitor's metrics and status page (``coordinator synth serve``).
 
 ``GET /`` a small status page (the last run and its steps, the last runs); ``GET /api/status``,
-``GET /api/history``; ``POST /api/run`` starts a run (one at a time); ``GET /metrics``:
+``GET /api/history``; ``POST /api/run`` starts a run (one at a time; refused from another
+site's page: its ``Origin`` must be this host); ``GET /metrics``:
 ``synth_scenario_runs_total{scenario,status}``, ``synth_scenario_duration_seconds``,
 ``synth_step_duration_seconds{step}`` (the last run's), ``synth_last_successful_run_timestamp``,
 ``synth_competition_lifecycle_healthy`` (1 when the last run passed).
@@ -14,8 +15,9 @@ import html
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
-from fastapi import FastAPI, Response
+from fastapi import FastAPI, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -117,7 +119,11 @@ def create_monitor_app(store: SynthStore, run: Callable[[], Any]) -> FastAPI:
         return {"runs": store.runs(max(1, min(limit, 100)))}
 
     @app.post("/api/run")
-    async def start() -> JSONResponse:
+    async def start(request: Request) -> JSONResponse:
+        origin = request.headers.get("origin")
+        if origin is not None and urlsplit(origin).netloc != request.headers.get("host"):
+            # Another site's page cannot start runs through the operator's browser.
+            return JSONResponse({"status": "forbidden origin"}, status_code=403)
         if _busy():
             return JSONResponse({"status": "busy"}, status_code=409)
         running[:] = [asyncio.create_task(run())]

@@ -308,7 +308,8 @@ class FullLifecycle:
                     await player.invoice_and_request_payout(record)
                     break
                 except ApiError as exc:
-                    if exc.status != 409 or time.monotonic() > deadline:
+                    # 409 until the window opens; 503 while the coordinator's node is away.
+                    if exc.status not in (409, 503) or time.monotonic() > deadline:
                         raise
                 if time.monotonic() - mined_at > 10:
                     await self._mine()
