@@ -3,6 +3,7 @@ subsets are one per distinct winner set and always hold the coordinator."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -92,4 +93,31 @@ async def test_a_contract_of_other_players_is_refused(
     stranger.mm_secret = competition.mm_secret
     with pytest.raises(Exception, match="players are not the keygen's participants"):
         await signer.sign_contract(session, stranger.dlc(), store.checkpoint)
+    await signer.aclose()
+
+
+async def test_each_winner_set_once_still_reserves_the_quota_the_contract_needs(
+    gateway: SignerHandle, keys: CoordinatorKeys, store: CheckpointStore
+) -> None:
+    """The lifecycle declares each distinct winner set once (C(n,k) + 1 sets, not one per
+    outcome): the keygen still reserves the configured quota, and the contract's batches fit."""
+    limits = GatewayLimits(max_batch_items=40, max_signing_sessions=12)  # 252 items: 7 batches
+    signer = make_signer(gateway, keys, limits)
+    competition = new_competition(keys, 5, 3)
+    distinct = list(dict.fromkeys(competition.winner_sets()))
+    assert len(distinct) == math.comb(5, 3) + 1
+    request = competition.keygen_request()
+    request = dataclasses.replace(request, winner_sets=distinct)
+    session = await signer.open_keygen(request, store.checkpoint)
+    assert signer._state(session).manifest.manifest.max_signing_sessions == 12
+    session = await register_players(signer, session, competition, store, gateway.trust())
+    await wait_keygen(signer, session)
+    dlc = competition.dlc()
+    assert signer.plan(5, 3).signing_sessions == 7
+    before = gateway.stats()["signing_sessions"]
+    SignedContract.verified(dlc, await signer.sign_contract(session, dlc, store.checkpoint))
+    assert gateway.stats()["signing_sessions"] - before == 7
+    state = signer._state(store.load(competition.competition_id))
+    assert state.signing is not None
+    assert sorted(b.count for b in state.signing.batches) == [36] * 7  # evenly filled
     await signer.aclose()

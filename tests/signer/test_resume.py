@@ -86,7 +86,9 @@ async def test_restarts_between_keygen_and_signing_and_mid_signing(
     SignedContract.verified(dlc, signatures)
     state = KeymeldState.unseal(store.load(competition.competition_id).state, fourth._at_rest)
     assert state.coordinator_user_id == identity == fourth.user_id
-    assert state.signing_sessions_used == batches
+    # A batch persisted as sent but cut off before the gateway took it is replaced (counted
+    # once more by the coordinator, never by the gateway): at most one, with one batch at a time.
+    assert batches <= state.signing_sessions_used <= batches + 1
     stats = gateway.stats()
     assert stats["signing_sessions"] - initial["signing_sessions"] == batches  # none twice
     assert all(e["nonce_reuse"] == 0 for e in stats["enclaves"])
@@ -116,3 +118,43 @@ async def test_a_gateway_restart_mid_signing_reruns_rounds_with_fresh_nonces(
     assert all(e["key_epoch"] == before[e["enclave_id"]] + 1 for e in stats["enclaves"])
     assert all(e["nonce_reuse"] == 0 for e in stats["enclaves"])
     await signer.aclose()
+
+
+async def test_batches_lost_at_the_gateway_are_replaced_and_counted(
+    own_gateway: SignerHandle, keys: CoordinatorKeys, store: CheckpointStore
+) -> None:
+    """Batches created before a coordinator restart and gone from the gateway since (expired,
+    cleaned up) are replaced by new sessions, counted against the quota as the gateway counts
+    them, instead of being created again under their old ids."""
+    gateway = own_gateway
+    competition = new_competition(keys, 4, 2)
+    first = restarted(gateway, keys)
+    first.config = dataclasses.replace(first.config, signing_timeout_secs=3)
+    session = await first.open_keygen(competition.keygen_request(), store.checkpoint)
+    session = await register_players(first, session, competition, store, gateway.trust())
+    await wait_keygen(first, session)
+    dlc = competition.dlc()
+    batches = -(-len(dlc.signing_plan().entries) // SMALL_BATCHES.max_batch_items)
+    task = asyncio.create_task(first.sign_contract(session, dlc, store.checkpoint))
+    await wait_for(lambda: gateway.stats()["signing_sessions"] >= 1)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await first.aclose()
+    created = KeymeldState.unseal(store.load(competition.competition_id).state, first._at_rest)
+    assert created.signing is not None
+    lost = sum(b.created for b in created.signing.batches)
+    assert lost >= 1
+    await asyncio.sleep(3.5)  # every created session expires; the restarted gateway drops them
+    gateway.process.restart()
+
+    second = restarted(gateway, keys, concurrency=4)
+    signatures = await second.sign_contract(
+        store.load(competition.competition_id), dlc, store.checkpoint
+    )
+    SignedContract.verified(dlc, signatures)
+    state = KeymeldState.unseal(store.load(competition.competition_id).state, second._at_rest)
+    # Every session of the first run expired and was dropped; each was replaced and counted.
+    assert state.signing_sessions_used == batches + lost
+    assert gateway.stats()["signing_sessions"] == batches
+    await second.aclose()

@@ -17,12 +17,14 @@ enclaves with fresh nonces (the coordinator holds no nonce at all).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import logging
 import os
 import random
 import time
 import uuid
+import weakref
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -35,10 +37,9 @@ from coordinator.adapters.signer.gateway import (
     KeymeldGateway,
 )
 from coordinator.adapters.signer.plan import (
+    check_keygen,
     competition_shape,
     distinct_subsets,
-    quota_for,
-    shape_of,
 )
 from coordinator.adapters.signer.state import (
     AT_REST_PURPOSE,
@@ -112,6 +113,7 @@ T = TypeVar("T")
 
 MAX_ENVELOPE_BYTES: Final = 64 * 1024
 STATE_CACHE_SIZE: Final = 64
+LATEST_STATES: Final = 1024  # keygen sessions whose newest checkpointed state is kept
 PROCESS_VERIFY_ENTRIES: Final = 20_000  # verify in worker processes from this many entries
 COLLECTING: Final = "collecting_participants"
 COMPLETED: Final = "completed"
@@ -154,6 +156,14 @@ class KeymeldConfig:
     request_timeout_secs: float = 30.0
     max_concurrent_batches: int = 20
     poll: PollPolicy = PollPolicy()
+
+
+@dataclass(frozen=True)
+class BatchSteps:
+    """The checkpointed state changes of one batch: replaced by a new session, or sent."""
+
+    replace: Callable[[Batch], Awaitable[Batch]]
+    created: Callable[[Batch], Awaitable[Batch]]
 
 
 def coordinator_user_id(keys: CoordinatorKeys) -> str:
@@ -230,6 +240,12 @@ class KeymeldSigner:
         )
         self.user_id = coordinator_user_id(keys)
         self._states: OrderedDict[str, KeymeldState] = OrderedDict()
+        # The newest state checkpointed per keygen session, and one lock per keygen session:
+        # state changes of one session are serialized and build on the newest state, so
+        # concurrent registrations (each handed the competition as loaded before the others'
+        # checkpoints) cannot drop one another's registration.
+        self._latest: OrderedDict[str, KeymeldState] = OrderedDict()
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     async def aclose(self) -> None:
         await self.gateway.aclose()
@@ -251,7 +267,21 @@ class KeymeldSigner:
             self._remember(state, session.state)
         if state.competition_id != session.competition_id:
             raise ValidationError("the signer session belongs to another competition")
-        return state
+        return self._fresh(state)
+
+    def _fresh(self, state: KeymeldState) -> KeymeldState:
+        """``state`` brought up to the newest state this process checkpointed for its session."""
+        latest = self._latest.get(state.keygen_session_id)
+        return state if latest is None else latest.merged(state)
+
+    def _lock(self, keygen_session_id: str) -> asyncio.Lock:
+        """The lock serializing the state changes of one keygen session."""
+        key = keygen_session_id
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = asyncio.Lock()
+            self._locks[key] = lock
+        return lock
 
     def _remember(self, state: KeymeldState, stored: Mapping[str, object]) -> None:
         """Keep recently sealed or opened states parsed (a sealed value is unique per seal)."""
@@ -269,6 +299,10 @@ class KeymeldSigner:
     async def _checkpoint(self, checkpoint: Checkpoint, state: KeymeldState) -> SignerSession:
         session = self._session(state)
         await checkpoint(session)
+        self._latest[state.keygen_session_id] = state
+        self._latest.move_to_end(state.keygen_session_id)
+        while len(self._latest) > LATEST_STATES:
+            self._latest.popitem(last=False)
         return session
 
     def _session_proof(self, state: KeymeldState) -> Callable[[], str]:
@@ -303,7 +337,7 @@ class KeymeldSigner:
                 f"keygen timeout: {request.timeout_secs} s is outside 1..."
                 f"{self.limits.max_keygen_timeout_secs} (max_keygen_timeout_secs)"
             )
-        shape = shape_of(len(players), request.winner_sets, self.limits)
+        check_keygen(len(players), request.winner_sets, self.limits)
         coordinator = self.user_id
         if any(p <= coordinator for p in players):
             raise ValidationError("every player id must sort above the coordinator's keymeld id")
@@ -339,7 +373,9 @@ class KeymeldSigner:
                     u: crypto.public_key(s) for u, s in credentials.slot_secrets.items()
                 },
                 timeout_secs=request.timeout_secs,
-                max_signing_sessions=quota_for(shape, self.limits),
+                # The whole allowance: the plan checked at creation that the contract's batches
+                # fit it, and what is left covers sessions lost and replaced while signing.
+                max_signing_sessions=self.limits.max_signing_sessions,
                 encrypted_taproot_tweak=cipher.encrypt_hex(
                     Context.TAPROOT_TWEAK, canonical(NO_TWEAK.to_json())
                 ),
@@ -443,8 +479,9 @@ class KeymeldSigner:
         envelope = RegistrationEnvelope.build(context, mm_secret)
         ciphertext = crypto.ecies_encrypt(key.public_key_bytes, canonical(envelope.to_json()))
         state = await self._submit(state, context, ciphertext, checkpoint)
-        state = state.evolve(coordinator_registered=True)
-        return await self._checkpoint(checkpoint, state)
+        async with self._lock(state.keygen_session_id):
+            state = self._fresh(state).evolve(coordinator_registered=True)
+            return await self._checkpoint(checkpoint, state)
 
     async def _slot_enclave(
         self, state: KeymeldState, user_id: str, challenge: bytes | None = None
@@ -483,15 +520,20 @@ class KeymeldSigner:
         authorization = RegistrationAuthorization.sign(
             state.credentials.slot_secrets[user_id], context, hashlib.sha256(ciphertext).digest()
         )
-        previous = state.registrations.get(user_id)
-        same = previous is not None and canonical(previous.to_json()) == canonical(
-            authorization.to_json()
-        )
-        if previous is not None and user_id in state.accepted and not same:
-            raise RegistrationConflictError(f"{user_id}'s slot already holds another registration")
-        if not same:
-            state = state.evolve(registrations={**state.registrations, user_id: authorization})
-            await self._checkpoint(checkpoint, state)
+        lock = self._lock(state.keygen_session_id)
+        async with lock:
+            state = self._fresh(state)
+            previous = state.registrations.get(user_id)
+            same = previous is not None and canonical(previous.to_json()) == canonical(
+                authorization.to_json()
+            )
+            if previous is not None and user_id in state.accepted and not same:
+                raise RegistrationConflictError(
+                    f"{user_id}'s slot already holds another registration"
+                )
+            if not same:
+                state = state.evolve(registrations={**state.registrations, user_id: authorization})
+                await self._checkpoint(checkpoint, state)
         cipher = SessionCipher(state.credentials.session_secret)
         request = RegisterRequest(
             registration_authorization=authorization,
@@ -513,7 +555,14 @@ class KeymeldSigner:
             auth_pubkey=context.auth_pubkey,
         )
         await self.gateway.register(state.keygen_session_id, request, self._session_proof(state))
-        return state.evolve(accepted=state.accepted | {user_id})
+        async with lock:
+            state = self._fresh(state)
+            state = state.evolve(
+                registrations={**state.registrations, user_id: authorization},
+                accepted=state.accepted | {user_id},
+            )
+            await self._checkpoint(checkpoint, state)
+            return state
 
     async def registration_slot(
         self, session: SignerSession, user_id: str, attestation_nonce: bytes
@@ -569,7 +618,7 @@ class KeymeldSigner:
             require_signing_approval=False,
         )
         state = await self._submit(state, context, registration.encrypted_envelope, checkpoint)
-        return await self._checkpoint(checkpoint, state)
+        return self._session(state)
 
     async def _verified_roster(self, state: KeymeldState) -> ParticipantRoster | None:
         status = await self.gateway.keygen_status(
@@ -622,6 +671,14 @@ class KeymeldSigner:
         self, session: SignerSession, dlc: TicketedDLC, checkpoint: Checkpoint
     ) -> ContractSignatures:
         state = self._state(session)
+        # One signing run per keygen session at a time: a second call waits, then resumes
+        # from the first one's checkpoints instead of spending quota on batches of its own.
+        async with self._lock(state.keygen_session_id):
+            return await self._sign_contract(self._fresh(state), dlc, checkpoint)
+
+    async def _sign_contract(
+        self, state: KeymeldState, dlc: TicketedDLC, checkpoint: Checkpoint
+    ) -> ContractSignatures:
         roster = await self._verified_roster(state)
         if roster is None:
             raise ValidationError("the keygen session has not completed")
@@ -640,9 +697,11 @@ class KeymeldSigner:
                     f"signing sessions: {count} needed, {left} left of the keygen quota "
                     f"{state.quota} (max_signing_sessions, at {size} items each)"
                 )
+            # As few sessions as the item limit allows, their items spread evenly.
+            each = -(-len(entries) // count)
             batches = [
-                Batch(str(uuid.uuid4()), start, min(size, len(entries) - start))
-                for start in range(0, len(entries), size)
+                Batch(str(uuid.uuid4()), start, min(each, len(entries) - start))
+                for start in range(0, len(entries), each)
             ]
             state = state.evolve(
                 signing=Signing(digest, tuple(batches)),
@@ -668,7 +727,10 @@ class KeymeldSigner:
                     )
                 new = Batch(str(uuid.uuid4()), old.start, old.count)
                 assert st.signing is not None
-                batches_ = tuple(new if b == old else b for b in st.signing.batches)
+                batches_ = tuple(
+                    new if b.signing_session_id == old.signing_session_id else b
+                    for b in st.signing.batches
+                )
                 st = st.evolve(
                     signing=Signing(st.signing.contract_digest, batches_),
                     signing_sessions_used=st.signing_sessions_used + 1,
@@ -677,10 +739,31 @@ class KeymeldSigner:
                 await self._checkpoint(checkpoint, st)
                 return new
 
+        async def mark_created(done: Batch) -> Batch:
+            async with lock:
+                st = current[0]
+                assert st.signing is not None
+                created = dataclasses.replace(done, created=True)
+                batches_ = tuple(
+                    created if b.signing_session_id == done.signing_session_id else b
+                    for b in st.signing.batches
+                )
+                st = st.evolve(signing=Signing(st.signing.contract_digest, batches_))
+                current[0] = st
+                await self._checkpoint(checkpoint, st)
+                return created
+
         async def run(batch: Batch) -> None:
             async with semaphore:
                 signatures = await self._sign_batch(
-                    current, batch, entries, subset_of, cipher, resumed, replace_batch, poll_gate
+                    current,
+                    batch,
+                    entries,
+                    subset_of,
+                    cipher,
+                    resumed,
+                    BatchSteps(replace_batch, mark_created),
+                    poll_gate,
                 )
                 results.update(signatures)
 
@@ -760,7 +843,7 @@ class KeymeldSigner:
         subset_of: Mapping[tuple[bytes, ...], str | None],
         cipher: SessionCipher,
         resumed: bool,
-        replace_batch: Callable[[Batch], Awaitable[Batch]],
+        steps: BatchSteps,
         poll_gate: asyncio.Lock,
     ) -> dict[int, bytes]:
         state = current[0]
@@ -770,15 +853,23 @@ class KeymeldSigner:
             status = None
             if resumed:
                 status = await self._probe(state, sid, user_auth)
+                if status is None and batch.created:
+                    # Sent before the restart and gone since (expired or lost), or never
+                    # arrived: sending it again under its id could spend quota the
+                    # checkpointed count does not show, so a new (counted) session replaces it.
+                    log.warning("signing session %s was lost at the gateway; replacing it", sid)
+                    batch = await steps.replace(batch)
+                    sid = batch.signing_session_id
             if status is None:
                 items = self._items(batch, entries, subset_of, cipher)
+                batch = await steps.created(batch)  # persisted before S1 is sent
                 await self._create(state, batch, items)
             async with poll_gate:
                 status = await self._poll(state, sid, user_auth)
             if status is not None:
                 return self._results(status, batch, entries, cipher)
             log.warning("signing session %s expired before completing; replacing it", sid)
-            batch = await replace_batch(batch)
+            batch = await steps.replace(batch)
             resumed = False
         raise SignerRejectedError(f"items {batch.start}..{batch.start + batch.count}: not signed")
 

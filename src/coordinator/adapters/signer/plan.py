@@ -7,8 +7,11 @@
 * Every subset contains the coordinator: the gateway finalizes on the coordinator's enclave and
   silently drops any item whose subset lacks it (keymeld §4.8).
 * Items are the contract's signing entries in order (outcomes, then split leaves); batches are
-  consecutive chunks of at most the gateway's per-session item limit, and their number must fit
-  the keygen's signing-session quota.
+  consecutive chunks of at most the gateway's per-session item limit (as few as that allows,
+  evenly filled), and their number must fit the signing-session quota. The keygen reserves the
+  configured quota (``max_signing_sessions``) in full: the plan refuses a competition whose
+  batches exceed it at creation, and what the batches leave covers sessions replaced after
+  being lost at the gateway.
 """
 
 from __future__ import annotations
@@ -47,19 +50,20 @@ def distinct_subsets(players: int, winner_sets: Sequence[frozenset[int]]) -> lis
     return list(distinct)
 
 
-def shape_of(
-    players: int, winner_sets: Sequence[frozenset[int]], limits: SignerLimits
-) -> SessionShape:
-    """Counts for ``players`` players and one winner set per outcome (expiry included)."""
-    items = len(winner_sets) + sum(len(w) for w in winner_sets)
-    shape = SessionShape(
-        players + 1,
-        len(distinct_subsets(players, winner_sets)),
-        items,
-        max(1, math.ceil(items / limits.max_items_per_signing_session)),
+def check_keygen(players: int, winner_sets: Sequence[frozenset[int]], limits: SignerLimits) -> None:
+    """Refuse a keygen session the gateway cannot take: participants and distinct subsets.
+
+    The winner sets say which subsets to declare, not how many items the contract will have
+    (callers may pass each set once): items and batches are counted by :func:`competition_shape`
+    at creation and again from the built contract before signing.
+    """
+    checks = (
+        ("participants", players + 1, limits.max_participants, "max_participants"),
+        ("subsets", len(distinct_subsets(players, winner_sets)), limits.max_subsets, "max_subsets"),
     )
-    check_capacity(shape, limits)
-    return shape
+    for what, count, limit, name in checks:
+        if count > limit:
+            raise SignerCapacityError(f"{what}: {count} > {limit} ({name})")
 
 
 def competition_shape(players: int, places: int, limits: SignerLimits) -> SessionShape:
@@ -95,9 +99,3 @@ def check_capacity(shape: SessionShape, limits: SignerLimits) -> None:
     for what, count, limit, name in checks:
         if count > limit:
             raise SignerCapacityError(f"{what}: {count} > {limit} ({name})")
-
-
-def quota_for(shape: SessionShape, limits: SignerLimits) -> int:
-    """The signing-session quota to reserve: every batch plus a margin for lost sessions."""
-    margin = max(2, math.ceil(shape.signing_sessions / 10))
-    return min(limits.max_signing_sessions, shape.signing_sessions + margin)

@@ -91,7 +91,7 @@ class Batch:
     signing_session_id: str
     start: int  # first item index
     count: int
-    created: bool = False  # S1 accepted (known); otherwise probe before creating
+    created: bool = False  # S1 sent (maybe accepted): if the gateway no longer has it, replace it
 
     def to_json(self) -> Any:
         return {
@@ -162,6 +162,30 @@ class KeymeldState:
 
     def evolve(self, **changes: Any) -> KeymeldState:
         return replace(self, **changes)
+
+    def merged(self, other: KeymeldState) -> KeymeldState:
+        """This state (the newest one checkpointed) with what ``other`` adds to it.
+
+        Callers may hand in a state loaded before some of the latest checkpoints (concurrent
+        registrations each load the competition first): registrations only ever accumulate, so
+        their union is the truth, and a registration in ``self`` wins over ``other``'s for the
+        same slot. Signing progress is the one with more sessions counted (the counter only
+        grows).
+        """
+        if other.keygen_session_id != self.keygen_session_id or other is self:
+            return self
+        signing = self
+        if other.signing_sessions_used > self.signing_sessions_used:
+            signing = other
+        return replace(
+            self,
+            recipient_authorization=self.recipient_authorization or other.recipient_authorization,
+            coordinator_registered=self.coordinator_registered or other.coordinator_registered,
+            registrations={**other.registrations, **self.registrations},
+            accepted=self.accepted | other.accepted,
+            signing_sessions_used=signing.signing_sessions_used,
+            signing=signing.signing,
+        )
 
     def seal(self, key: bytes) -> dict[str, Any]:
         """The JSON the lifecycle stores (credentials sealed under ``key``)."""
