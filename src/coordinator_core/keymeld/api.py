@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from coordinator_core.keymeld import crypto
 from coordinator_core.keymeld.messages import (
     MAX_ITEMS,
     MAX_PARTICIPANTS,
@@ -26,6 +27,7 @@ from coordinator_core.keymeld.messages import (
 )
 from coordinator_core.keymeld.wire import (
     Json,
+    WireError,
     as_bool,
     as_bytes,
     as_hex,
@@ -39,6 +41,7 @@ from coordinator_core.keymeld.wire import (
     byte_list,
     field,
 )
+from ticketdlc.typed_bytes import CompressedPubkey
 
 MAX_HEX: Final = 1 << 22
 MAX_DOCUMENT_BYTES: Final = 64 * 1024
@@ -626,9 +629,12 @@ class EnclaveKey:
         pcrs = as_map(obj.get("pcr_measurements") or {}, "pcr_measurements", 32)
         document = as_str(field(obj, "attestation_document", w), w, 2 * MAX_DOCUMENT_BYTES)
         as_hex(document, "attestation_document", MAX_DOCUMENT_BYTES)
+        key = as_hex(field(obj, "public_key", w), "public_key", 33, 33)
+        if not crypto.is_point(key):
+            raise WireError(f"{w}: public_key is not a compressed secp256k1 key")
         return cls(
             _enclave(field(obj, "enclave_id", w), w),
-            as_hex(field(obj, "public_key", w), "public_key", 33, 33).hex(),
+            key.hex(),
             document.lower(),
             {as_str(k, "pcr", 16): as_str(v, "pcr", 256) for k, v in pcrs.items()},
             as_int(field(obj, "timestamp", w), w),
@@ -637,8 +643,8 @@ class EnclaveKey:
         )
 
     @property
-    def public_key_bytes(self) -> bytes:
-        return bytes.fromhex(self.public_key)
+    def public_key_bytes(self) -> CompressedPubkey:
+        return CompressedPubkey(bytes.fromhex(self.public_key))  # a point: checked when parsed
 
     @property
     def document_bytes(self) -> bytes:

@@ -28,6 +28,7 @@ from coordinator_core.keymeld.wire import Json, canonical
 from coordinator_core.validation import is_hex
 from ticketdlc.crypto import ecdsa
 from ticketdlc.crypto.secp import CURVE_ORDER, Point
+from ticketdlc.typed_bytes import CompressedPubkey, SecretKey
 
 SESSION_AUTH_SALT: Final = b"keymeld-session-auth-v1"
 SESSION_AUTH_INFO: Final = b"session-auth-key"
@@ -66,31 +67,44 @@ def hkdf32(ikm: bytes, salt: bytes | None, info: bytes) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=salt, info=info).derive(ikm)
 
 
-def _scalar(candidate: bytes, what: str) -> bytes:
+def _scalar(candidate: bytes, what: str) -> SecretKey:
     if not 0 < int.from_bytes(candidate, "big") < CURVE_ORDER:  # probability ~2^-128
         raise KeymeldCryptoError(f"{what}: derived value is not a valid secret key")
-    return candidate
+    return SecretKey(candidate)
 
 
-def public_key(secret: bytes) -> bytes:
+def secret_key(data: bytes, what: str = "secret key") -> SecretKey:
+    """``data`` as a :data:`SecretKey`: 32 bytes in ``[1, n-1]``."""
+    _length(data, 32, what)
+    return _scalar(data, what)
+
+
+def compressed_key(data: bytes, what: str = "public key") -> CompressedPubkey:
+    """``data`` as a :data:`CompressedPubkey`: a valid 33-byte compressed point."""
+    if not is_point(data):
+        raise KeymeldCryptoError(f"{what}: not a compressed secp256k1 key")
+    return CompressedPubkey(data)
+
+
+def public_key(secret: SecretKey) -> CompressedPubkey:
     """Compressed public key of a 32-byte secret key."""
     return Point.from_secret(secret).to_bytes()
 
 
-def session_auth_secret(session_secret: bytes) -> bytes:
+def session_auth_secret(session_secret: bytes) -> SecretKey:
     """The session auth key: signs ``X-Session-Signature``; its pubkey is ``session_public_key``."""
     _length(session_secret, 32, "session secret")
     return _scalar(hkdf32(session_secret, SESSION_AUTH_SALT, SESSION_AUTH_INFO), "session auth")
 
 
-def user_auth_secret(private_key: bytes, scope_session_id: str) -> bytes:
+def user_auth_secret(private_key: SecretKey, scope_session_id: str) -> SecretKey:
     """A participant's auth key for one keygen session (``X-User-Signature``, approvals)."""
     _length(private_key, 32, "private key")
     info = (USER_AUTH_PREFIX + scope_session_id).encode()
     return _scalar(hkdf32(private_key, None, info), "user auth")
 
 
-def user_auth_pubkey(private_key: bytes, scope_session_id: str) -> bytes:
+def user_auth_pubkey(private_key: SecretKey, scope_session_id: str) -> CompressedPubkey:
     """The ``auth_pubkey`` a participant registers for ``scope_session_id``."""
     return public_key(user_auth_secret(private_key, scope_session_id))
 
@@ -160,16 +174,16 @@ class SessionCipher:
 
 
 def ecies_encrypt(
-    recipient: bytes,
+    recipient: CompressedPubkey,
     plaintext: bytes,
     *,
-    ephemeral_secret: bytes | None = None,
+    ephemeral_secret: SecretKey | None = None,
     nonce: bytes | None = None,
 ) -> bytes:
     """ECIES to a compressed secp256k1 key: ``E[33] ‖ nonce[12] ‖ ciphertext‖tag``."""
-    ephemeral = os.urandom(32) if ephemeral_secret is None else ephemeral_secret
+    ephemeral = SecretKey(os.urandom(32)) if ephemeral_secret is None else ephemeral_secret
     while ephemeral_secret is None and not 0 < int.from_bytes(ephemeral, "big") < CURVE_ORDER:
-        ephemeral = os.urandom(32)
+        ephemeral = SecretKey(os.urandom(32))
     try:
         shared = ecdsa.ecdh(ephemeral, recipient)
     except ValueError:
@@ -180,7 +194,7 @@ def ecies_encrypt(
     return public_key(ephemeral) + nonce + body
 
 
-def ecies_decrypt(secret: bytes, blob: bytes) -> bytes:
+def ecies_decrypt(secret: SecretKey, blob: bytes) -> bytes:
     """Open an ECIES blob with the recipient's secret key."""
     if len(blob) < ECIES_OVERHEAD:
         raise KeymeldCryptoError("ECIES ciphertext too short")
@@ -212,12 +226,12 @@ def authorization_digest(domain: str, payload: Json) -> bytes:
     ).digest()
 
 
-def authorize(secret: bytes, domain: str, payload: Json) -> bytes:
+def authorize(secret: SecretKey, domain: str, payload: Json) -> bytes:
     """The 64-byte compact low-S ECDSA signature of ``payload`` under ``domain``."""
     return ecdsa.sign(secret, authorization_digest(domain, payload))
 
 
-def is_authorized(pubkey: bytes, domain: str, payload: Json, signature: bytes) -> bool:
+def is_authorized(pubkey: CompressedPubkey, domain: str, payload: Json, signature: bytes) -> bool:
     """True if ``signature`` authorizes ``payload`` under ``domain`` for ``pubkey``."""
     return ecdsa.verify(pubkey, authorization_digest(domain, payload), signature)
 

@@ -37,6 +37,7 @@ from coordinator_core.keymeld.wire import (
 from ticketdlc.bitcoin.taproot import tap_tweak
 from ticketdlc.crypto import musig2
 from ticketdlc.crypto.secp import Point
+from ticketdlc.typed_bytes import CompressedPubkey, SecretKey
 
 MAX_PARTICIPANTS: Final = 100_000
 MAX_SUBSETS: Final = 100_000
@@ -58,11 +59,11 @@ class Domain:
     PARTICIPANT_ROSTER: Final = "participant-roster"
 
 
-def _key(value: Any, what: str) -> bytes:
+def _key(value: Any, what: str) -> CompressedPubkey:
     data = as_bytes(value, what, 33)
     if not crypto.is_point(data):
         raise WireError(f"{what}: not a compressed secp256k1 point")
-    return data
+    return CompressedPubkey(data)
 
 
 def _sig(value: Any, what: str) -> bytes:
@@ -179,10 +180,10 @@ class SessionManifest:
 
     keygen_session_id: str
     coordinator_user_id: str
-    creator_pubkey: bytes
-    signing_pubkey: bytes
-    session_public_key: bytes
-    participant_verifiers: Mapping[str, bytes]  # user id -> slot credential pubkey
+    creator_pubkey: CompressedPubkey
+    signing_pubkey: CompressedPubkey
+    session_public_key: CompressedPubkey
+    participant_verifiers: Mapping[str, CompressedPubkey]  # user id -> slot credential pubkey
     timeout_secs: int
     max_signing_sessions: int | None
     encrypted_taproot_tweak: str
@@ -246,7 +247,7 @@ class SignedManifest:
     signature: bytes
 
     @classmethod
-    def sign(cls, manifest: SessionManifest, creator_secret: bytes) -> SignedManifest:
+    def sign(cls, manifest: SessionManifest, creator_secret: SecretKey) -> SignedManifest:
         return cls(
             manifest, crypto.authorize(creator_secret, Domain.SESSION_MANIFEST, manifest.to_json())
         )
@@ -307,7 +308,7 @@ class RecipientAuthorization:
     keygen_session_id: str
     manifest_hash: bytes
     user_enclave_assignments: Mapping[str, int]
-    recipient_public_keys: Mapping[int, bytes]
+    recipient_public_keys: Mapping[int, CompressedPubkey]
     signature: bytes
 
     def payload(self) -> Json:
@@ -321,11 +322,11 @@ class RecipientAuthorization:
     @classmethod
     def sign(
         cls,
-        creator_secret: bytes,
+        creator_secret: SecretKey,
         keygen_session_id: str,
         manifest_hash: bytes,
         assignments: Mapping[str, int],
-        recipients: Mapping[int, bytes],
+        recipients: Mapping[int, CompressedPubkey],
     ) -> RecipientAuthorization:
         unsigned = cls(keygen_session_id, manifest_hash, assignments, recipients, b"")
         signature = crypto.authorize(creator_secret, Domain.ENCLAVE_RECIPIENTS, unsigned.payload())
@@ -351,7 +352,7 @@ class RecipientAuthorization:
         recipients = as_map(
             required(obj, "recipient_public_keys", what), f"{what}.recipients", 1024
         )
-        keys: dict[int, bytes] = {}
+        keys: dict[int, CompressedPubkey] = {}
         for enclave, pk in recipients.items():
             if not enclave.isdigit() or len(enclave) > 10:
                 raise WireError(f"{what}.recipients: enclave id {enclave!r} is not a number")
@@ -421,8 +422,8 @@ class RegistrationContext:
     user_id: str
     enclave_id: int
     enclave_key_epoch: int
-    public_key: bytes
-    auth_pubkey: bytes
+    public_key: CompressedPubkey
+    auth_pubkey: CompressedPubkey
     require_signing_approval: bool
 
     def to_json(self) -> Json:
@@ -457,11 +458,11 @@ class RegistrationEnvelope:
     """The ECIES plaintext a participant seals to its enclave: its key and possession proof."""
 
     context: RegistrationContext
-    private_key: bytes = field(repr=False)
+    private_key: SecretKey = field(repr=False)
     proof_signature: bytes
 
     @classmethod
-    def build(cls, context: RegistrationContext, private_key: bytes) -> RegistrationEnvelope:
+    def build(cls, context: RegistrationContext, private_key: SecretKey) -> RegistrationEnvelope:
         proof = crypto.authorize(private_key, Domain.REGISTRATION_POSSESSION, context.to_json())
         return cls(context, private_key, proof)
 
@@ -479,7 +480,7 @@ class RegistrationEnvelope:
             raise WireError(f"{what}: escrow and deposit registrations are not supported")
         return cls(
             RegistrationContext.from_json(required(obj, "context", what), f"{what}.context"),
-            as_bytes(required(obj, "private_key", what), f"{what}.private_key", 32),
+            SecretKey(as_bytes(required(obj, "private_key", what), f"{what}.private_key", 32)),
             _sig(required(obj, "proof_signature", what), f"{what}.proof_signature"),
         )
 
@@ -514,14 +515,14 @@ class RegistrationAuthorization:
 
     @classmethod
     def sign(
-        cls, slot_secret: bytes, context: RegistrationContext, ciphertext_hash: bytes
+        cls, slot_secret: SecretKey, context: RegistrationContext, ciphertext_hash: bytes
     ) -> RegistrationAuthorization:
         signature = crypto.authorize(
             slot_secret, Domain.PARTICIPANT_REGISTRATION, cls.payload_of(context, ciphertext_hash)
         )
         return cls(context, ciphertext_hash, signature)
 
-    def is_valid(self, verifier: bytes) -> bool:
+    def is_valid(self, verifier: CompressedPubkey) -> bool:
         return crypto.is_authorized(
             verifier,
             Domain.PARTICIPANT_REGISTRATION,
@@ -557,7 +558,7 @@ class AdaptorConfig:
     """One adaptor signature requested on an item (only ``Single`` is accepted at 0.10)."""
 
     adaptor_id: str
-    adaptor_point: bytes
+    adaptor_point: CompressedPubkey
     adaptor_type: str = "Single"
 
     def to_json(self) -> Json:
@@ -580,7 +581,8 @@ class AdaptorConfig:
         point = as_hex(points[0], f"{what}.adaptor_points", 33, 33)
         if not crypto.is_point(point):
             raise WireError(f"{what}: invalid adaptor point")
-        return cls(as_uuid(required(obj, "adaptor_id", what), f"{what}.adaptor_id"), point, kind)
+        adaptor_id = as_uuid(required(obj, "adaptor_id", what), f"{what}.adaptor_id")
+        return cls(adaptor_id, CompressedPubkey(point), kind)
 
 
 @dataclass(frozen=True)
@@ -702,7 +704,7 @@ class ParticipantApproval:
     @classmethod
     def sign(
         cls,
-        auth_secret: bytes,
+        auth_secret: SecretKey,
         user_id: str,
         keygen_session_id: str,
         signing_session_id: str,
@@ -715,7 +717,7 @@ class ParticipantApproval:
 
     def is_valid(
         self,
-        auth_pubkey: bytes,
+        auth_pubkey: CompressedPubkey,
         keygen_session_id: str,
         signing_session_id: str,
         items: Sequence[BatchItem],
@@ -785,10 +787,10 @@ class ParticipantRoster:
 
     keygen_session_id: str
     manifest_hash: bytes
-    participants: Mapping[str, bytes]
+    participants: Mapping[str, CompressedPubkey]
     registrations: Mapping[str, RegistrationAuthorization]
-    aggregate_public_key: bytes
-    subset_aggregate_keys: Mapping[str, bytes]
+    aggregate_public_key: CompressedPubkey
+    subset_aggregate_keys: Mapping[str, CompressedPubkey]
     subset_definitions: tuple[SubsetDefinition, ...]
     taproot_tweak: TaprootTweak
 
@@ -841,10 +843,10 @@ class SignedRoster:
 
     roster: ParticipantRoster
     signature: bytes
-    enclave_public_key: bytes
+    enclave_public_key: CompressedPubkey
 
     @classmethod
-    def sign(cls, roster: ParticipantRoster, enclave_secret: bytes) -> SignedRoster:
+    def sign(cls, roster: ParticipantRoster, enclave_secret: SecretKey) -> SignedRoster:
         signature = crypto.authorize(enclave_secret, Domain.PARTICIPANT_ROSTER, roster.to_json())
         return cls(roster, signature, crypto.public_key(enclave_secret))
 

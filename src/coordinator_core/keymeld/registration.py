@@ -38,6 +38,7 @@ from coordinator_core.keymeld.wire import (
 from coordinator_core.keymeld.wire import (
     field as required,
 )
+from ticketdlc.typed_bytes import CompressedPubkey, SecretKey
 
 MAX_DOCUMENT_BYTES = 64 * 1024
 
@@ -52,7 +53,7 @@ class SlotOffer:
     enclave_id: int
     enclave_key_epoch: int
     require_signing_approval: bool
-    enclave_public_key: bytes
+    enclave_public_key: CompressedPubkey
     attestation_document: bytes = field(repr=False)
     attestation_nonce: bytes
 
@@ -92,8 +93,8 @@ class SlotOffer:
             require_signing_approval=as_bool(
                 required(ctx, "require_signing_approval", w), f"{w}.approval"
             ),
-            enclave_public_key=as_hex(
-                required(obj, "enclave_public_key", "slot"), "enclave_public_key", 33, 33
+            enclave_public_key=CompressedPubkey(
+                as_hex(required(obj, "enclave_public_key", "slot"), "enclave_public_key", 33, 33)
             ),
             attestation_document=as_hex(
                 required(obj, "attestation_document", "slot"), "document", MAX_DOCUMENT_BYTES
@@ -115,8 +116,8 @@ class SealedRegistration:
     """What the player sends back: the envelope ciphertext and its public keys."""
 
     user_id: str
-    public_key: bytes
-    auth_pubkey: bytes
+    public_key: CompressedPubkey
+    auth_pubkey: CompressedPubkey
     encrypted_envelope: bytes
     enclave_key_epoch: int
 
@@ -133,16 +134,22 @@ class SealedRegistration:
     def from_json(cls, value: Any) -> SealedRegistration:
         obj = as_object(value, "registration")
         w = "registration"
+        keys = []
+        for name in ("public_key", "auth_pubkey"):
+            key = as_hex(required(obj, name, w), name, 33, 33)
+            if not crypto.is_point(key):
+                raise WireError(f"registration: {name} is not a compressed secp256k1 key")
+            keys.append(CompressedPubkey(key))
         return cls(
             as_uuid(required(obj, "user_id", w), "user_id"),
-            as_hex(required(obj, "public_key", w), "public_key", 33, 33),
-            as_hex(required(obj, "auth_pubkey", w), "auth_pubkey", 33, 33),
+            keys[0],
+            keys[1],
             as_hex(required(obj, "encrypted_envelope", w), "encrypted_envelope", 64 * 1024, 61),
             as_int(required(obj, "enclave_key_epoch", w), "enclave_key_epoch"),
         )
 
 
-def registration_context(offer: SlotOffer, private_key: bytes) -> RegistrationContext:
+def registration_context(offer: SlotOffer, private_key: SecretKey) -> RegistrationContext:
     """The full context for ``private_key``: the offer plus the player's two public keys."""
     return RegistrationContext(
         keygen_session_id=offer.keygen_session_id,
@@ -162,20 +169,22 @@ def seal_registration(
     trust: EnclaveTrust,
     *,
     now_ms: int | None = None,
-    ephemeral_secret: bytes | None = None,
+    ephemeral_secret: SecretKey | None = None,
     nonce: bytes | None = None,
 ) -> SealedRegistration:
     """Verify the enclave, then seal ``private_key`` with its proof of possession to it.
 
-    ``ephemeral_secret`` and ``nonce`` fix the ECIES randomness (test vectors only).
-    Raises :class:`~coordinator_core.nitro.AttestationError` before anything is encrypted if
-    the enclave does not verify.
+    ``private_key`` is checked to be a valid secret key first. ``ephemeral_secret`` and
+    ``nonce`` fix the ECIES randomness (test vectors only). Raises
+    :class:`~coordinator_core.nitro.AttestationError` before anything is encrypted if the
+    enclave does not verify.
     """
+    secret = crypto.secret_key(private_key, "private key")
     trust.verify(
         offer.attestation_document, offer.enclave_public_key, offer.attestation_nonce, now_ms
     )
-    context = registration_context(offer, private_key)
-    envelope = RegistrationEnvelope.build(context, private_key)
+    context = registration_context(offer, secret)
+    envelope = RegistrationEnvelope.build(context, secret)
     ciphertext = crypto.ecies_encrypt(
         offer.enclave_public_key,
         canonical(envelope.to_json()),

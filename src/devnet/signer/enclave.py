@@ -25,6 +25,7 @@ from coordinator_core.keymeld.messages import (
 )
 from coordinator_core.keymeld.wire import WireError, canonical, loads
 from devnet.signer.musig import LocalSigner
+from ticketdlc.typed_bytes import CompressedPubkey, SecretKey
 
 Attestor = Callable[[int, bytes, bytes | None], bytes]
 """``(enclave id, enclave public key, nonce or None) -> COSE_Sign1 document`` (``b""``: none)."""
@@ -42,7 +43,7 @@ class Enclave:
     """One simulated enclave."""
 
     enclave_id: int
-    secret: bytes = field(repr=False)
+    secret: SecretKey = field(repr=False)
     epoch: int
     key_generation_time: int
     attestor: Attestor
@@ -54,7 +55,7 @@ class Enclave:
     nonce_reuse: int = 0
 
     @property
-    def public_key(self) -> bytes:
+    def public_key(self) -> CompressedPubkey:
         return crypto.public_key(self.secret)
 
     @property
@@ -93,7 +94,7 @@ class Enclave:
             self._session_secrets[session_id] = secret
         return secret
 
-    def reseal_secret(self, secret: bytes, recipient: bytes) -> bytes:
+    def reseal_secret(self, secret: bytes, recipient: CompressedPubkey) -> bytes:
         """Encrypt a session secret to another enclave of the session."""
         return crypto.ecies_encrypt(recipient, secret)
 
@@ -148,10 +149,10 @@ class Enclave:
         return SignedRoster.sign(roster, self.secret)
 
 
-def new_enclave_secret() -> bytes:
+def new_enclave_secret() -> SecretKey:
     """A random valid secp256k1 secret key."""
     while True:
-        candidate = os.urandom(32)
+        candidate = SecretKey(os.urandom(32))
         try:
             crypto.public_key(candidate)
         except ValueError:

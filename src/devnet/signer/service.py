@@ -151,7 +151,7 @@ class GatewayService:
         self.enclaves: dict[int, Enclave] = {}
         for enclave_id, secret, epoch, generated in store.enclaves():
             # A restarted gateway's enclaves come back with their KMS-restored key, new epoch.
-            enclave = Enclave(enclave_id, secret, epoch, generated, attestor)
+            enclave = Enclave(enclave_id, crypto.secret_key(secret), epoch, generated, attestor)
             enclave.restart(rotate_key=False)
             self.enclaves[enclave_id] = enclave
             self._save_enclave(enclave)
@@ -594,8 +594,9 @@ class GatewayService:
             now = self.now()
             if approval.user_id != user_id or not now - 300 <= approval.timestamp <= now + 30:
                 raise ApiError(400, "the approval is stale, from the future or for another user")
+            auth_pubkey = registration.registration_authorization.context.auth_pubkey
             if not approval.is_valid(
-                registration.auth_pubkey, record.id, signing_id, signing.request.batch_items
+                auth_pubkey, record.id, signing_id, signing.request.batch_items
             ):
                 raise ApiError(401, "the approval signature does not verify")
             signing.approvals[user_id] = approval
@@ -796,7 +797,11 @@ class GatewayService:
         coordinator = self.enclaves[record.coordinator_enclave_id]
         cipher = self._cipher(record, record.coordinator_enclave_id)
         tweak = self._keygen_tweak(record, cipher)
-        keys = {u: r.public_key for u, r in record.registrations.items()}
+        # each equals its request's key (checked at K4); the context's is a parsed point
+        keys = {
+            u: r.registration_authorization.context.public_key
+            for u, r in record.registrations.items()
+        }
         aggregate = tweak.aggregate(sorted(keys.values())).Q.to_bytes()
         subsets = record.reserve.subset_definitions
         subset_keys = {
@@ -857,7 +862,11 @@ class GatewayService:
     def _init_round(self, record: KeygenRecord, signing: SigningRecord) -> SigningRound:
         """InitSession on every enclave: decrypt the batch, then round-1 nonces."""
         cipher = self._cipher(record, record.coordinator_enclave_id)
-        keys = {u: r.public_key for u, r in record.registrations.items()}
+        # each equals its request's key (checked at K4); the context's is a parsed point
+        keys = {
+            u: r.registration_authorization.context.public_key
+            for u, r in record.registrations.items()
+        }
         all_keys = tuple(sorted(keys.values()))
         subsets = {s.subset_id: s.participants for s in record.reserve.subset_definitions}
         keygen_tweak = self._keygen_tweak(record, cipher)

@@ -106,6 +106,7 @@ from ticketdlc.contract import (
 from ticketdlc.contract.build import SigningEntry
 from ticketdlc.contract.engine import process_pool
 from ticketdlc.contract.types import WinCondition
+from ticketdlc.typed_bytes import CompressedPubkey, SecretKey
 
 log = logging.getLogger(__name__)
 
@@ -175,9 +176,9 @@ def coordinator_user_id(keys: CoordinatorKeys) -> str:
     return str(uuid.UUID(bytes=bytes(raw)))
 
 
-def _random_secret() -> bytes:
+def _random_secret() -> SecretKey:
     while True:
-        candidate = os.urandom(32)
+        candidate = SecretKey(os.urandom(32))
         try:
             crypto.public_key(candidate)
             crypto.session_auth_secret(candidate)
@@ -404,7 +405,7 @@ class KeymeldSigner:
             or reserved.user_enclave_assignments[coordinator] != reserved.coordinator_enclave_id
         ):
             raise GatewayProtocolError("K1 answered with another session or assignment")
-        recipients: dict[int, bytes] = {}
+        recipients: dict[int, CompressedPubkey] = {}
         for enclave_id in sorted(set(reserved.user_enclave_assignments.values())):
             key = await self._attested_key(enclave_id)
             if enclave_id == reserved.coordinator_enclave_id and (
@@ -463,7 +464,7 @@ class KeymeldSigner:
             raise ValidationError(f"player id {value!r} is not a UUID") from None
 
     async def _register_coordinator(
-        self, state: KeymeldState, mm_secret: bytes, checkpoint: Checkpoint
+        self, state: KeymeldState, mm_secret: SecretKey, checkpoint: Checkpoint
     ) -> SignerSession:
         enclave_id, key = await self._slot_enclave(state, state.coordinator_user_id)
         context = RegistrationContext(

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 from coordinator_core.errors import ValidationError
+from coordinator_core.keymeld import crypto
 from coordinator_core.keymeld.messages import (
     RecipientAuthorization,
     RegistrationAuthorization,
@@ -36,6 +37,7 @@ from coordinator_core.keymeld.wire import (
 )
 from coordinator_core.sealing import SealError, seal, unseal
 from coordinator_core.validation import is_hex
+from ticketdlc.typed_bytes import CompressedPubkey, SecretKey
 
 VERSION: Final = 1
 AT_REST_PURPOSE: Final = "keymeld-session"
@@ -49,10 +51,10 @@ class StateError(ValidationError):
 class Credentials:
     """The secrets of one keygen session (sealed at rest)."""
 
-    session_secret: bytes = field(repr=False)
-    authority_secret: bytes = field(repr=False)
-    slot_secrets: Mapping[str, bytes] = field(repr=False)
-    coordinator_auth_secret: bytes = field(repr=False)
+    session_secret: SecretKey = field(repr=False)
+    authority_secret: SecretKey = field(repr=False)
+    slot_secrets: Mapping[str, SecretKey] = field(repr=False)
+    coordinator_auth_secret: SecretKey = field(repr=False)
 
     def to_json(self) -> Any:
         return {
@@ -74,14 +76,22 @@ class Credentials:
         )
 
 
-def _hex32(value: Any) -> bytes:
+def _hex32(value: Any) -> SecretKey:
     text = as_str(value, "secret", 64)
     if not is_hex(text):
         raise WireError("secret: not hex")
-    data = bytes.fromhex(text)
-    if len(data) != 32:
-        raise WireError("secret: not 32 bytes")
-    return data
+    try:
+        return crypto.secret_key(bytes.fromhex(text), "secret")
+    except crypto.KeymeldCryptoError as exc:
+        raise WireError(exc.message) from None
+
+
+def _pubkey(value: Any) -> CompressedPubkey:
+    data = as_hex(value, "pubkey", 33, 33)
+    try:
+        return crypto.compressed_key(data, "pubkey")
+    except crypto.KeymeldCryptoError as exc:
+        raise WireError(exc.message) from None
 
 
 @dataclass(frozen=True)
@@ -143,7 +153,7 @@ class KeymeldState:
     gateway_url: str
     keygen_session_id: str
     coordinator_user_id: str
-    coordinator_pubkey: bytes
+    coordinator_pubkey: CompressedPubkey
     player_ids: tuple[str, ...]
     subsets: Mapping[str, tuple[str, ...]]  # subset id -> member user ids (coordinator first)
     manifest: SignedManifest
@@ -245,7 +255,7 @@ class KeymeldState:
             gateway_url=as_str(required(obj, "gateway_url", w), "gateway_url", 2048),
             keygen_session_id=keygen_id,
             coordinator_user_id=as_uuid(required(obj, "coordinator_user_id", w), w),
-            coordinator_pubkey=as_hex(required(obj, "coordinator_pubkey", w), "pubkey", 33, 33),
+            coordinator_pubkey=_pubkey(required(obj, "coordinator_pubkey", w)),
             player_ids=tuple(
                 as_uuid(u, "player_ids")
                 for u in as_list(required(obj, "player_ids", w), "player_ids", 100_000)

@@ -23,6 +23,7 @@ from coordinator.domain.ports.signer import Signer
 from coordinator.domain.ports.wallet import Wallet
 from coordinator_core.errors import TransientError
 from coordinator_core.sealing import seal, unseal
+from ticketdlc.typed_bytes import SecretKey
 
 Clock = Callable[[], dt.datetime]
 
@@ -120,7 +121,7 @@ class Lifecycle:
     def entry_secret(self, kind: str, entry_id: uuid.UUID, sealed: str) -> bytes:
         return unseal(self.keys.at_rest_key("entry-secret"), sealed, _aad(kind, entry_id))
 
-    def market_maker_secret(self, competition_id: uuid.UUID) -> bytes:
+    def market_maker_secret(self, competition_id: uuid.UUID) -> SecretKey:
         return self.keys.market_maker_secret(competition_id)
 
 

@@ -35,6 +35,7 @@ from coordinator_core.errors import (
     ValidationError,
 )
 from ticketdlc.crypto.secp import Point
+from ticketdlc.typed_bytes import CompressedPubkey
 
 log = logging.getLogger(__name__)
 
@@ -149,8 +150,8 @@ async def forward(lc: Lifecycle, ticket: Ticket, *, raise_errors: bool = False) 
         return False
     participant = ParticipantRegistration(
         user_id=str(ticket.id),
-        public_key=registration.public_key,
-        auth_pubkey=registration.auth_pubkey,
+        public_key=CompressedPubkey(registration.public_key),  # checked when it was stored
+        auth_pubkey=CompressedPubkey(registration.auth_pubkey),
         encrypted_envelope=registration.envelope,
         enclave_key_epoch=registration.enclave_key_epoch,
     )

@@ -31,6 +31,7 @@ from typing import Any, Protocol
 
 from coordinator_core.errors import PermanentError, ValidationError
 from ticketdlc.contract import ContractSignatures, TicketedDLC
+from ticketdlc.typed_bytes import CompressedPubkey, SecretKey
 
 
 class SignerCapacityError(ValidationError):
@@ -84,7 +85,7 @@ class KeygenRequest:
     # signer set is matched to a declared set by the players' keys, so tickets may map to
     # contract players in any order (every k-subset of a competition is declared).
     winner_sets: Sequence[frozenset[int]]
-    market_maker_secret: bytes  # this competition's market-maker key; sealed to an enclave
+    market_maker_secret: SecretKey  # this competition's market-maker key; sealed to an enclave
     timeout_secs: int  # how long the session may wait for registrations
 
 
@@ -112,7 +113,7 @@ class RegistrationSlot:
     user_id: str
     context: Mapping[str, Any]
     enclave_id: int
-    enclave_public_key: bytes  # compressed secp256k1
+    enclave_public_key: CompressedPubkey
     enclave_key_epoch: int
     attestation_document: bytes  # raw COSE_Sign1
     attestation_nonce: bytes
@@ -134,8 +135,8 @@ class ParticipantRegistration:
     """A player's sealed registration, as the player made it."""
 
     user_id: str
-    public_key: bytes  # compressed ephemeral DLC key (the contract player key)
-    auth_pubkey: bytes  # compressed, derived from the key for this session
+    public_key: CompressedPubkey  # ephemeral DLC key (the contract player key)
+    auth_pubkey: CompressedPubkey  # derived from the key for this session
     encrypted_envelope: bytes  # ECIES ciphertext of the RegistrationEnvelope
     enclave_key_epoch: int  # the slot's epoch the envelope was sealed for
 
@@ -144,8 +145,8 @@ class ParticipantRegistration:
 class KeygenResult:
     """A completed keygen session whose signed roster verified."""
 
-    participant_keys: Mapping[str, bytes]  # user id -> compressed key (players and coordinator)
-    aggregate_public_key: bytes  # compressed, untweaked
+    participant_keys: Mapping[str, CompressedPubkey]  # user id -> key (players and coordinator)
+    aggregate_public_key: CompressedPubkey  # untweaked
 
 
 class Signer(Protocol):
