@@ -27,7 +27,6 @@ from coordinator_core.keymeld.messages import (
 )
 from coordinator_core.keymeld.wire import (
     Json,
-    WireError,
     as_bool,
     as_bytes,
     as_hex,
@@ -629,12 +628,9 @@ class EnclaveKey:
         pcrs = as_map(obj.get("pcr_measurements") or {}, "pcr_measurements", 32)
         document = as_str(field(obj, "attestation_document", w), w, 2 * MAX_DOCUMENT_BYTES)
         as_hex(document, "attestation_document", MAX_DOCUMENT_BYTES)
-        key = as_hex(field(obj, "public_key", w), "public_key", 33, 33)
-        if not crypto.is_point(key):
-            raise WireError(f"{w}: public_key is not a compressed secp256k1 key")
         return cls(
             _enclave(field(obj, "enclave_id", w), w),
-            key.hex(),
+            as_hex(field(obj, "public_key", w), "public_key", 33, 33).hex(),
             document.lower(),
             {as_str(k, "pcr", 16): as_str(v, "pcr", 256) for k, v in pcrs.items()},
             as_int(field(obj, "timestamp", w), w),
@@ -644,7 +640,8 @@ class EnclaveKey:
 
     @property
     def public_key_bytes(self) -> CompressedPubkey:
-        return CompressedPubkey(bytes.fromhex(self.public_key))  # a point: checked when parsed
+        """The key as a checked point (raises :class:`~crypto.KeymeldCryptoError` if not)."""
+        return crypto.compressed_key(bytes.fromhex(self.public_key), "enclave public key")
 
     @property
     def document_bytes(self) -> bytes:

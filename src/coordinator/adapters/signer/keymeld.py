@@ -320,7 +320,11 @@ class KeymeldSigner:
         nonce = challenge or new_challenge()
         key = await self.gateway.enclave_key(enclave_id, nonce)
         try:
-            self.trust.verify(key.document_bytes, key.public_key_bytes, nonce, self._now_ms())
+            public_key = key.public_key_bytes
+        except crypto.KeymeldCryptoError as exc:
+            raise EnclaveAttestationError(f"enclave {enclave_id}: {exc.message}") from None
+        try:
+            self.trust.verify(key.document_bytes, public_key, nonce, self._now_ms())
         except AttestationError as exc:
             raise EnclaveAttestationError(
                 f"enclave {enclave_id} is not attested ({exc.check}): {exc}"
@@ -503,7 +507,7 @@ class KeymeldSigner:
             key = await self._attested_key(slot.enclave_id)
         else:
             key = await self.gateway.enclave_key(slot.enclave_id, challenge)
-        if key.public_key_bytes != recipients.recipient_public_keys[slot.enclave_id]:
+        if key.public_key != recipients.recipient_public_keys[slot.enclave_id].hex():
             raise EnclaveAttestationError(
                 f"enclave {slot.enclave_id} now presents a key the session did not accept"
             )
