@@ -236,3 +236,7 @@ def make_signer(
         poll=PollPolicy(first_delay_secs=0.05, max_delay_secs=0.5),
     )
     return KeymeldSigner(config, keys, gateway.trust())
+
+
+# The lifecycle's devnet (session scope) and a coordinator on it, for tests through the lifecycle.
+from tests.lifecycle.world import devnet, world  # noqa: E402, F401

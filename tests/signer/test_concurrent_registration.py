@@ -4,13 +4,24 @@ checkpointed state, the roster verifies and the contract signs, also from a rest
 from __future__ import annotations
 
 import asyncio
+import secrets
 
 import pytest
 
 from coordinator.adapters.signer.state import KeymeldState
+from coordinator.app.competitions.kickoff import session_of
+from coordinator.app.competitions.registration import (
+    RegistrationRequest,
+    register,
+    registration_slot,
+)
+from coordinator.app.competitions.tickets import reserve_ticket
+from coordinator.domain.competitions.records import Ticket
 from coordinator.domain.keys import CoordinatorKeys
 from coordinator.domain.ports.signer import RegistrationConflictError, SignerSession
 from coordinator_core.keymeld.attestation import new_challenge
+from tests.lifecycle.factories import make_terms
+from tests.lifecycle.world import Player, World, create
 from tests.signer.conftest import (
     CheckpointStore,
     make_signer,
@@ -88,3 +99,37 @@ async def test_concurrent_identical_retries_and_a_conflict(
     state = KeymeldState.unseal(store.load(competition.competition_id).state, signer._at_rest)
     assert state.accepted == {state.coordinator_user_id, ticket_id}
     await signer.aclose()
+
+
+async def test_paid_players_registering_at_once_through_the_lifecycle(world: World) -> None:
+    """Ten players who paid register at the same moment: each request forwards its
+    registration at once (having loaded the competition before the others' checkpoints into
+    competitions.db), and the keygen completes with every one of them."""
+    lc = world.lc
+    terms = make_terms(10, 1, now=world.now())
+    await create(world, terms)
+    players = await asyncio.gather(*(world.player() for _ in range(10)))
+    tickets = [await reserve_ticket(lc, terms.id, p.pubkey) for p in players]
+    for player, ticket in zip(players, tickets, strict=True):
+        assert ticket.payment_request is not None
+        await player.lightning.send_payment(
+            ticket.payment_request, amount_msat=None, fee_limit_msat=100_000, timeout_secs=1
+        )
+    await world.services.invoices.poll()
+    trust = world.devnet.signer.trust()
+
+    async def register_key(player: Player, ticket: Ticket) -> None:
+        slot = await registration_slot(lc, terms.id, ticket.id, player.pubkey, new_challenge())
+        sealed = seal_for(slot.to_json(), secrets.token_bytes(32), trust)
+        request = RegistrationRequest(
+            sealed.public_key, sealed.auth_pubkey, sealed.encrypted_envelope, None
+        )
+        registration = await register(lc, terms.id, ticket.id, player.pubkey, request)
+        assert registration.forwarded_at is not None and registration.error is None
+
+    await asyncio.gather(*(register_key(p, t) for p, t in zip(players, tickets, strict=True)))
+    competition = await lc.store.load(terms.id)
+    assert competition is not None
+    result = await wait_keygen(lc.required_signer, session_of(competition))  # type: ignore[arg-type]
+    assert set(result.participant_keys) >= {str(t.id) for t in tickets}
+    assert len(result.participant_keys) == 10 + 1
