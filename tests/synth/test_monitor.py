@@ -57,3 +57,30 @@ async def test_runs_start_one_at_a_time_from_this_host_only(tmp_path: Path) -> N
     assert 'synth_step_duration_seconds{step="create_competition"} 0.5' in metrics
     assert "synth_last_successful_run_timestamp 0.0" in metrics
     assert "HTTP 500" in page and "fund_coordinator" in page
+
+
+async def test_scheduled_runs_and_a_run_interrupted_by_a_stop(tmp_path: Path) -> None:
+    """With ``every_secs`` the server runs the scenario by itself, again and again; a run the
+    previous server left running is recorded as interrupted when the next one starts."""
+    store = SynthStore(tmp_path / "synth.db")
+    left_running = store.start_run(SCENARIO)
+
+    async def passing_run() -> RunResult:
+        run_id = store.start_run(SCENARIO)
+        store.add_step(run_id, "fund_coordinator", 0.0, 0.1, True)
+        store.finish_run(run_id, True, "c", None)
+        return RunResult(run_id, True, "c", None, [])
+
+    app = create_monitor_app(store, passing_run, every_secs=0.05)
+    try:
+        async with app.router.lifespan_context(app):
+            for _ in range(200):
+                if sum(n for _, status, n in store.counts() if status == "passed") >= 2:
+                    break
+                await asyncio.sleep(0.01)
+        counts = {status: n for _, status, n in store.counts()}
+        [interrupted] = [r for r in store.runs(100) if r["id"] == left_running]
+    finally:
+        store.close()
+    assert counts["passed"] >= 2 and counts["failed"] == 1
+    assert interrupted["status"] == "failed" and "interrupted" in interrupted["error"]

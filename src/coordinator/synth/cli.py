@@ -149,8 +149,16 @@ def run(options: dict[str, Any], as_json: bool) -> None:
 @synth.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=9980, show_default=True)
+@click.option(
+    "--every",
+    "every_secs",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="Seconds between the end of a run and the next (0: runs only on POST /api/run).",
+)
 @click.pass_obj
-def serve(options: dict[str, Any], host: str, port: int) -> None:
+def serve(options: dict[str, Any], host: str, port: int, every_secs: float) -> None:
     """Serve the status page, the API (POST /api/run) and /metrics."""
     import uvicorn
 
@@ -158,5 +166,5 @@ def serve(options: dict[str, Any], host: str, port: int) -> None:
 
     config = _config(options)
     store = SynthStore(options["db_path"])
-    app = create_monitor_app(store, lambda: FullLifecycle(config, store).run())
+    app = create_monitor_app(store, lambda: FullLifecycle(config, store).run(), every_secs)
     uvicorn.run(app, host=host, port=port, log_level="info")

@@ -11,9 +11,10 @@ site's page: its ``Origin`` must be this host); ``GET /metrics``:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -34,19 +35,14 @@ class SynthCollector(Collector):
         self.store = store
 
     def collect(self) -> Iterator[Metric]:
-        runs = self.store.runs(limit=1_000_000)
         total = CounterMetricFamily(
             "synth_scenario_runs", "Scenario runs by result", labels=["scenario", "status"]
         )
-        counts: dict[tuple[str, str], int] = {}
-        for run in runs:
-            key = (run["scenario"], run["status"])
-            counts[key] = counts.get(key, 0) + 1
-        for (scenario, status), count in sorted(counts.items()):
-            total.add_metric([scenario, status], count)
+        for scenario, status, count in self.store.counts():
+            if status != "running":  # a counter of finished runs: it never goes down
+                total.add_metric([scenario, status], count)
         yield total
-        finished = [r for r in runs if r["finished_at"] is not None]
-        last = finished[0] if finished else None
+        last = self.store.last_run(finished=True)
         duration = GaugeMetricFamily("synth_scenario_duration_seconds", "The last run's duration")
         healthy = GaugeMetricFamily(
             "synth_competition_lifecycle_healthy", "1 when the last run completed the lifecycle"
@@ -62,11 +58,11 @@ class SynthCollector(Collector):
         yield duration
         yield healthy
         yield steps
-        passed = [r for r in finished if r["status"] == "passed"]
+        passed = self.store.last_run(finished=True, status="passed")
         stamp = GaugeMetricFamily(
             "synth_last_successful_run_timestamp", "Unix time the last passing run finished"
         )
-        stamp.add_metric([], passed[0]["finished_at"] if passed else 0)
+        stamp.add_metric([], passed["finished_at"] if passed else 0)
         yield stamp
 
 
@@ -98,12 +94,36 @@ def _page(store: SynthStore) -> str:
     )
 
 
-def create_monitor_app(store: SynthStore, run: Callable[[], Any]) -> FastAPI:
-    """The status page, API and metrics; ``run()`` returns a coroutine of one run."""
+def create_monitor_app(
+    store: SynthStore, run: Callable[[], Any], every_secs: float = 0.0
+) -> FastAPI:
+    """The status page, API and metrics; ``run()`` returns a coroutine of one run. With
+    ``every_secs`` > 0 a run starts at start-up and again that long after each one ends."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(SynthCollector(store))
-    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
     running: list[asyncio.Task[RunResult]] = []
+
+    async def scheduled() -> None:
+        while True:
+            if not _busy():
+                running[:] = [asyncio.create_task(run())]
+            with contextlib.suppress(Exception):
+                await running[0]
+            await asyncio.sleep(every_secs)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        store.close_interrupted()
+        scheduler = asyncio.create_task(scheduled()) if every_secs > 0 else None
+        try:
+            yield
+        finally:
+            for task in [*running, *([scheduler] if scheduler else [])]:
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task
+
+    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None, lifespan=lifespan)
 
     @app.get("/", response_class=HTMLResponse)
     async def page() -> str:

@@ -31,6 +31,11 @@ CREATE TABLE IF NOT EXISTS test_steps (
 );
 """
 
+_RUN_KEYS = ("id", "scenario", "started_at", "finished_at", "status", "competition_id", "error")
+_RUN_SELECT = (
+    "SELECT id, scenario, started_at, finished_at, status, competition_id, error FROM test_runs "
+)
+
 
 @dataclass(frozen=True)
 class Step:
@@ -81,6 +86,34 @@ class SynthStore:
                 (time.time(), "passed" if passed else "failed", competition_id, error, run_id),
             )
 
+    def close_interrupted(self) -> int:
+        """Runs left running by a monitor that stopped are failed; returns how many."""
+        with self._lock:
+            cursor = self._conn.execute(
+                "UPDATE test_runs SET status = 'failed', finished_at = ?, "
+                "error = 'interrupted: the monitor stopped during the run' "
+                "WHERE status = 'running'",
+                (time.time(),),
+            )
+            return cursor.rowcount
+
+    def counts(self) -> list[tuple[str, str, int]]:
+        """(scenario, status, runs) for every scenario and status seen."""
+        rows = self._conn.execute(
+            "SELECT scenario, status, COUNT(*) FROM test_runs GROUP BY scenario, status "
+            "ORDER BY scenario, status"
+        ).fetchall()
+        return [(r[0], r[1], int(r[2])) for r in rows]
+
+    def last_run(self, finished: bool = False, status: str | None = None) -> dict[str, Any] | None:
+        """The newest run (finished ones only, of ``status`` only, when asked)."""
+        rows = self._conn.execute(
+            _RUN_SELECT + "WHERE (? = 0 OR finished_at IS NOT NULL) AND (? IS NULL OR status = ?) "
+            "ORDER BY id DESC LIMIT 1",
+            (int(finished), status, status),
+        ).fetchall()
+        return dict(zip(_RUN_KEYS, rows[0], strict=True)) if rows else None
+
     def steps(self, run_id: int) -> list[Step]:
         rows = self._conn.execute(
             "SELECT name, seconds, ok, detail FROM test_steps WHERE run_id = ? ORDER BY position",
@@ -89,10 +122,5 @@ class SynthStore:
         return [Step(r[0], r[1], bool(r[2]), r[3]) for r in rows]
 
     def runs(self, limit: int = 20) -> list[dict[str, Any]]:
-        rows = self._conn.execute(
-            "SELECT id, scenario, started_at, finished_at, status, competition_id, error "
-            "FROM test_runs ORDER BY id DESC LIMIT ?",
-            (limit,),
-        ).fetchall()
-        keys = ("id", "scenario", "started_at", "finished_at", "status", "competition_id", "error")
-        return [dict(zip(keys, row, strict=True)) for row in rows]
+        rows = self._conn.execute(_RUN_SELECT + "ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+        return [dict(zip(_RUN_KEYS, row, strict=True)) for row in rows]
