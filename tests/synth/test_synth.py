@@ -72,7 +72,7 @@ def synth_argv(stack: DevnetStack, db_path: Path) -> list[str]:
         "--devnet-lightning-url", stack.lightning_url,
         "--devnet-oracle-url", stack.oracle.url,
         "--devnet-token", stack.token,
-        "--trust-config", str(E2E_CONFIG),  # the enclave pins of the stack's coordinator
+        "--from-config", str(E2E_CONFIG),  # the enclave pins; the flags win
         "--attestation-root", str(stack.signer_root),
         "--state-timeout", "240",
     ]  # fmt: skip
@@ -174,6 +174,17 @@ async def wait_state(
         await asyncio.sleep(0.1)
 
 
+def operator_command(stack: DevnetStack, *args: str) -> subprocess.CompletedProcess[str]:
+    """``coordinator ARGS`` with the stack coordinator's configuration, as its operator."""
+    coordinator = stack.coordinator
+    argv = [sys.executable, "-m", "coordinator", "--config", str(E2E_CONFIG), *args]
+    env = dict(os.environ, **coordinator.env)
+    return subprocess.run(
+        argv, cwd=coordinator.root, env=env, capture_output=True, text=True, timeout=120,
+        check=False,
+    )  # fmt: skip
+
+
 def lightning_errors(samples: dict[str, float]) -> float:
     return sum(
         v
@@ -241,12 +252,8 @@ async def test_point_in_time_restore_to_before_the_payout_pays_nobody_twice(
         wait_for, lambda: not any(running(p) for p in replicators), 30, "the replicator gone"
     )
 
-    restore = subprocess.run(  # noqa: ASYNC221 - the operator's command under test
-        [sys.executable, "-m", "coordinator", "--config", str(E2E_CONFIG), "backup", "restore",
-         "--timestamp", before_payment.isoformat().replace("+00:00", "Z")],
-        cwd=coordinator.root, env=dict(os.environ, **coordinator.env), capture_output=True,
-        text=True, timeout=120, check=False,
-    )  # fmt: skip
+    stamp = before_payment.isoformat().replace("+00:00", "Z")
+    restore = operator_command(stack, "backup", "restore", "--timestamp", stamp)
     assert restore.returncode == 0, restore.stdout + restore.stderr
     for name in ("competitions", "users", "wallet"):
         assert f"{name}: restored to" in restore.stdout, restore.stdout
@@ -272,3 +279,14 @@ async def test_point_in_time_restore_to_before_the_payout_pays_nobody_twice(
     )
     [replicated] = succeed_at(latest, payment_hash)
     assert replicated is not None
+
+    # ``backup status``: every database replicated, the restored instant still in the window.
+    shown = operator_command(stack, "backup", "status", "--json")
+    assert shown.returncode == 0, shown.stderr
+    report = {item["database"]: item for item in json.loads(shown.stdout)}
+    assert set(report) == {"competitions", "users", "wallet"}
+    for name, item in report.items():
+        assert item["exists"] and item["levels"], name
+        assert item["replica_txid"] is not None and item["lag_secs"] < 30, item
+        oldest = dt.datetime.fromisoformat(item["restorable_from"].replace("Z", "+00:00"))
+        assert oldest <= before_payment, item

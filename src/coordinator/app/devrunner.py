@@ -173,8 +173,9 @@ def fund_wallet(settings: Settings, sats: int = DEV_WALLET_SATS) -> str:
     return f"wallet funded with {sats} sats at {address}"
 
 
-def next_steps(settings: Settings) -> list[str]:
-    """The banner's "try it" lines: create a competition, make a player node, enter."""
+def next_steps(settings: Settings, config_path: Path | None = None) -> list[str]:
+    """The banner's "try it" lines: create a competition, make a player node, enter; or
+    the synthetic monitor's whole timed competition."""
     devnet = settings.devnet
     assert devnet is not None
     lightning = f"http://{devnet.host}:{devnet.lightning_port}"
@@ -191,6 +192,8 @@ def next_steps(settings: Settings) -> list[str]:
         "coordinator player init && coordinator player "
         f"--lnd-url {lightning}/nodes/alice --lnd-macaroon {macaroon} {trust} "
         "enter <competition id> --pick KORD:temp_high=Over",
+        f"coordinator synth --from-config {config_path or 'config/local.toml'} run"
+        "    # or all of it at once, timed (see README: Synthetic monitor)",
     ]
 
 
@@ -287,6 +290,6 @@ def run_dev(settings: Settings, config_path: Path | None) -> int:
     return Supervisor(
         children,
         settings.devnet.startup_timeout_secs,
-        next_steps(settings),
+        next_steps(settings, config_path),
         on_ready=lambda: fund_wallet(settings),
     ).run()

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from coordinator.config import load_settings
 from coordinator.synth.scenario import Devnet, FullLifecycle, SynthConfig
@@ -75,16 +76,51 @@ def _pins(values: tuple[str, ...]) -> dict[str, str]:
     help="The signing gateway's attestation root (devnet).",
 )
 @click.option(
-    "--trust-config",
+    "--from-config",
     type=click.Path(path_type=Path, dir_okay=False, exists=True),
     default=None,
-    help="Take the pins and the attestation root from this coordinator config's [keymeld].",
+    help="Take every option not given from this coordinator config (and its COORDINATOR__ "
+    "overrides): listeners, admin token file, devnet services, enclave pins and root.",
 )
 @click.option("--state-timeout", type=float, default=300.0, show_default=True)
 @click.pass_context
 def synth(ctx: click.Context, /, **options: Any) -> None:
     """Synthetic monitor: a whole competition lifecycle against a deployment, timed."""  # fmt: skip
+    given = {
+        name for name in options if ctx.get_parameter_source(name) is not ParameterSource.DEFAULT
+    }
+    if options["from_config"] is not None:
+        options.update({k: v for k, v in _from_config(options["from_config"]).items()
+                        if k not in given})  # fmt: skip
     ctx.obj = options
+
+
+def _from_config(path: Path) -> dict[str, Any]:
+    """The options a coordinator's own configuration implies (where it runs, on the devnet)."""
+    try:
+        settings = load_settings(path)
+    except ConfigError as exc:
+        raise click.ClickException(exc.message) from None
+
+    def local(host: str) -> str:
+        return "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 - a comparison
+
+    found: dict[str, Any] = {
+        "url": f"http://{local(settings.api.host)}:{settings.api.port}",
+        "admin_url": f"http://{local(settings.admin.host)}:{settings.admin.port}",
+        "admin_token_file": settings.admin.token_file,
+        "pcr_pins": tuple(f"{k}={v}" for k, v in settings.keymeld.pcr_pins.items()),
+        "attestation_root": settings.keymeld.attestation_trust_root_file,
+    }
+    if settings.devnet is not None:
+        devnet = settings.devnet
+        found |= {
+            "devnet_chain_url": f"http://{devnet.host}:{devnet.chain_port}",
+            "devnet_lightning_url": f"http://{devnet.host}:{devnet.lightning_port}",
+            "devnet_oracle_url": f"http://{devnet.host}:{devnet.oracle_port}",
+            "devnet_token": devnet.token,
+        }
+    return found
 
 
 def _config(options: dict[str, Any]) -> SynthConfig:
@@ -94,13 +130,6 @@ def _config(options: dict[str, Any]) -> SynthConfig:
     except OSError as exc:
         raise click.ClickException(f"admin token file {token_file}: {exc.strerror}") from None
     pins, root = _pins(options["pcr_pins"]), options["attestation_root"]
-    if options["trust_config"] is not None:
-        try:
-            keymeld = load_settings(options["trust_config"], env={}).keymeld
-        except ConfigError as exc:
-            raise click.ClickException(exc.message) from None
-        pins = pins or {str(name): digest for name, digest in keymeld.pcr_pins.items()}
-        root = root or keymeld.attestation_trust_root_file
     return SynthConfig(
         coordinator_url=options["url"],
         admin_url=options["admin_url"],
