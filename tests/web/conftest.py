@@ -1,15 +1,18 @@
 """Browser tests: one headless Debian Chromium per session, driven by Playwright.
 
 The browser is never downloaded: ``/usr/bin/chromium`` comes from Debian (``make browser``).
-Each test gets a fresh context (its own storage) that records every request the page makes
+Each test gets a fresh context (its own storage) that records every request its pages make
 and every console error or uncaught exception, so a test can assert that nothing left
-127.0.0.1 and that no failure stayed hidden in the console.
+127.0.0.1. A console error fails the test that caused it (checked when its context closes),
+unless the test declared it with ``recorder.expect_error`` because it provoked the failure and
+checked the message the page shows for it: no failure may stay hidden in the console.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -159,6 +162,25 @@ class Recorder:
 
     requests: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    expected: list[re.Pattern[str]] = field(default_factory=list)
+
+    def expect_error(self, pattern: str) -> None:
+        """A console error this test provokes on purpose (and checks the page's message for)."""
+        self.expected.append(re.compile(pattern))
+
+    def expect_status(self, status: int) -> None:
+        """An HTTP error answer this test provokes: Chromium logs every one to the console."""
+        self.expect_error(rf"the server responded with a status of {status} ")
+
+    def unexpected_errors(self) -> list[str]:
+        return [e for e in self.errors if not any(p.search(e) for p in self.expected)]
+
+    def watch(self, page: object) -> None:
+        """Record the console errors and uncaught exceptions of ``page``."""
+        page.on(  # type: ignore[attr-defined]
+            "console", lambda m: self.errors.append(m.text) if m.type == "error" else None
+        )
+        page.on("pageerror", lambda e: self.errors.append(str(e)))  # type: ignore[attr-defined]
 
     def foreign_requests(self) -> list[str]:
         allowed = {"127.0.0.1"}
@@ -184,20 +206,36 @@ def page(browser: object, recorder: Recorder) -> Iterator[object]:
             route.continue_()  # type: ignore[attr-defined]
 
     context.route("**/*", record)
+    context.on("page", recorder.watch)  # every tab of the context, the first one included
     page = context.new_page()
-    page.on("console", lambda m: recorder.errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: recorder.errors.append(str(e)))
     page.set_default_timeout(15_000)
     try:
         yield page
     finally:
         context.close()
+    unexpected = recorder.unexpected_errors()
+    if unexpected:
+        pytest.fail("the pages logged errors to the console:\n" + "\n".join(unexpected))
 
 
 def screenshot(page: object, name: str) -> None:
     """Save a full-page screenshot under tests/web/screenshots/ (git-ignored)."""
     SCREENSHOTS.mkdir(exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)  # type: ignore[attr-defined]
+
+
+def admin_log_in(page: object, stack: DevnetStack) -> str:
+    """Log in to the admin pages of the stack's admin listener with its token: the admin URL."""
+    from playwright.sync_api import expect
+
+    url = stack.coordinator.admin_url
+    assert url is not None
+    page.goto(url + "/admin/")  # type: ignore[attr-defined]
+    expect(page.locator("body[data-ready='true']")).to_be_attached()  # type: ignore[attr-defined]
+    page.locator("#adminToken").fill(stack.admin_token)  # type: ignore[attr-defined]
+    page.locator("#adminLoginSubmit").click()  # type: ignore[attr-defined]
+    expect(page.locator("#adminCompetitions")).to_be_visible()  # type: ignore[attr-defined]
+    return url
 
 
 def log_in(page: object, site: Site, seed: bytes = b"\x05" * 32) -> None:
@@ -207,6 +245,21 @@ def log_in(page: object, site: Site, seed: bytes = b"\x05" * 32) -> None:
         "{name: 'alice', kind: 'local', pubkey, secret, seed}))",
         [site.player_secret.hex(), site.player_pubkey, seed.hex()],
     )
+
+
+UNLABELLED = """() => {
+  const named = (el) => (el.labels && el.labels.length) || el.getAttribute('aria-label')
+    || el.getAttribute('aria-labelledby') || (el.tagName === 'BUTTON' && el.textContent.trim());
+  return [...document.querySelectorAll('input, textarea, select, button')]
+    .filter((el) => el.type !== 'hidden' && !named(el))
+    .map((el) => el.id || el.name || el.outerHTML.slice(0, 80));
+}"""
+
+
+def unlabelled_controls(page: object) -> list[str]:
+    """Form controls and buttons of the page (its dialogs included) with no accessible name."""
+    found: list[str] = page.evaluate(UNLABELLED)  # type: ignore[attr-defined]
+    return found
 
 
 def stations() -> tuple[str, ...]:

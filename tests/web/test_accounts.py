@@ -17,6 +17,7 @@ from coordinator_core import nip44
 from coordinator_core.nip98 import build_auth_header
 from coordinator_core.nostr import nsec_decode
 from tests.support.stack import DevnetStack
+from tests.web.conftest import Recorder
 
 PASSWORD = "Str0ng!Passw0rd"
 
@@ -57,8 +58,10 @@ def test_sign_up_log_out_and_log_in_again(page: Page, stack: DevnetStack) -> Non
     expect(page.locator("#accountName")).to_have_text(username, timeout=60_000)
     expect(page.locator("#logoutButton")).to_be_visible()
     expect(page.locator("#loginButton")).to_be_hidden()
+    expect(page.locator("#signupButton")).to_be_hidden()
     page.locator("#logoutButton").click()
     expect(page.locator("#loginButton")).to_be_visible()
+    expect(page.locator("#signupButton")).to_be_visible()
     _log_in(page, username, PASSWORD)
     expect(page.locator("#accountName")).to_have_text(username, timeout=60_000)
     for link, section in (("#navEntries", "#allEntries"), ("#navPayouts", "#payouts"),
@@ -78,7 +81,8 @@ def test_sign_up_log_out_and_log_in_again(page: Page, stack: DevnetStack) -> Non
     assert re.fullmatch(r"[0-9a-f]{64}", seed)
 
 
-def test_wrong_password_is_refused(page: Page, stack: DevnetStack) -> None:
+def test_wrong_password_is_refused(page: Page, stack: DevnetStack, recorder: Recorder) -> None:
+    recorder.expect_status(401)  # the wrong password's login attempt
     _open(page, stack.coordinator.url)
     username = _name()
     _sign_up(page, username)
@@ -91,8 +95,9 @@ def test_wrong_password_is_refused(page: Page, stack: DevnetStack) -> None:
 
 
 def test_taken_username_is_reported_and_the_first_password_still_works(
-    page: Page, stack: DevnetStack
+    page: Page, stack: DevnetStack, recorder: Recorder
 ) -> None:
+    recorder.expect_status(401)  # the second sign-up's login attempt with the other password
     _open(page, stack.coordinator.url)
     username = _name()
     _sign_up(page, username)
@@ -105,7 +110,10 @@ def test_taken_username_is_reported_and_the_first_password_still_works(
     expect(page.locator("#accountName")).to_have_text(username, timeout=60_000)
 
 
-def test_forgotten_password_is_reset_with_the_saved_key(page: Page, stack: DevnetStack) -> None:
+def test_forgotten_password_is_reset_with_the_saved_key(
+    page: Page, stack: DevnetStack, recorder: Recorder
+) -> None:
+    recorder.expect_status(401)  # the wrong password's login attempt
     _open(page, stack.coordinator.url)
     username = _name()
     nsec = _sign_up(page, username)

@@ -1,15 +1,19 @@
 """A player's whole journey in Chromium, on the devnet stack (``coordinator serve`` and every
-devnet service over HTTP): sign up → enter with picks → the entry key sealed to the attested
-signing enclave → pay the invoice from a devnet Lightning node → the page shows the entry
-confirmed → the competition fills (two entries by the player client) → it is signed and
-funded → observations and attestation → the leaderboard ranks the entries, with usernames and
-the oracle's scores → the winner checks its payout paths and asks for its payout with an
-invoice of its devnet node → paid; "My entries" shows each step's status.
+devnet service over HTTP): an operator creates the competition in the admin pages → a player
+signs up → enters with picks → the entry key is sealed to the attested signing enclave → pays
+the invoice from a devnet Lightning node → the page shows the entry confirmed → the competition
+fills (two entries by the player client) → it is signed and funded → observations and
+attestation → the leaderboard ranks the entries, with usernames and the oracle's scores → the
+winner checks its payout paths, has a wrong invoice refused, asks for its payout with an
+invoice of its devnet node, has a second request refused → paid; "My entries" shows each
+step's status. Also: an invoice left unpaid until it expires, and an unpaid winner's on-chain
+claim from the browser.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import os
 import re
@@ -29,7 +33,7 @@ from coordinator_core.entry_keys import derive_entry_keys
 from coordinator_core.nip98 import build_auth_header
 from tests.e2e.scenario import RANKED_PICKS, CompetitionRun, Scenario
 from tests.support.stack import DevnetStack, PlayerHandle
-from tests.web.conftest import Recorder, screenshot
+from tests.web.conftest import Recorder, admin_log_in, screenshot
 from ticketdlc.bitcoin.address import script_pubkey_to_address
 from ticketdlc.bitcoin.script import p2tr_script
 from ticketdlc.bitcoin.tx import OutPoint, Transaction, TxIn
@@ -136,17 +140,56 @@ def _enter_in_the_browser(
         )
     )
     expect(page.locator("#successMessage")).to_be_visible(timeout=60_000)
+    expect(page.locator("#submitEntry")).to_have_text("Entry submitted!")
     expect(page.locator("#entryProgress [data-step='submit']")).to_have_attribute(
         "data-state", "done"
     )
     return username, _my_entry_id(page, stack)
 
 
+def _minute(value: dt.datetime) -> str:
+    return value.strftime("%Y-%m-%dT%H:%M")
+
+
+def _admin_creates(
+    page: Page, stack: DevnetStack, entries_close_in: dt.timedelta
+) -> CompetitionRun:
+    """The operator creates a competition of three entries, one winner, on KORD, in the admin
+    pages (a tab of its own); the terms are read back from the public API."""
+    admin = page.context.new_page()
+    admin_log_in(admin, stack)
+    now = dt.datetime.now(dt.UTC)
+    start = now.replace(second=0, microsecond=0) + entries_close_in + dt.timedelta(minutes=1)
+    for field, value in (
+        ("#createStart", _minute(start)),
+        ("#createEnd", _minute(start + dt.timedelta(minutes=1))),
+        ("#createSigning", _minute(start + dt.timedelta(minutes=2))),
+        ("#createValues", "3"),
+        ("#createEntries", "3"),
+        ("#createFee", "10000"),
+        ("#createCoordinatorFee", "10"),
+        ("#createPlaces", "1"),
+    ):
+        admin.locator(field).fill(value)
+    assert admin.locator("#createDelta").input_value() == str(stack.options.delta)
+    admin.locator("#station-KORD").check()
+    expect(admin.locator("#stationCount")).to_have_text("1 selected")
+    admin.locator("#createSubmit").click()
+    created = admin.locator("#createResult .notice")
+    expect(created).to_contain_text("Created competition", timeout=30_000)
+    competition_id = created.locator("code").inner_text()
+    admin.close()
+    public = httpx.get(f"{stack.coordinator.url}/api/v1/competitions/{competition_id}").json()
+    run = CompetitionRun(competition_id, public["event_submission"])
+    assert run.terms["locations"] == ["KORD"] and run.terms["entry_fee"] == 10_000
+    return run
+
+
 def _journey(
     page: Page, stack: DevnetStack, recorder: Recorder, bg: Background, s: Scenario
 ) -> None:
     bg.run(s.fund_coordinator(1_000_000))
-    run = bg.run(s.create(3, 1, entry_fee=10_000, fee_percentage=10))
+    run = _admin_creates(page, stack, dt.timedelta(minutes=10))
     wallet = bg.run(stack.new_player("browser", 200_000))  # the browser player's LND node
     username, entry_id = _enter_in_the_browser(page, stack, bg, s, run, wallet, shots=True)
     assert "waiting for the competition to fill" in _entry_status(page, stack, entry_id)
@@ -193,14 +236,31 @@ def _journey(
     expect(row.locator(".payout-status")).to_have_text("Eligible")
     amount = int(row.get_attribute("data-amount-sats") or 0)
     assert amount == run.terms["total_competition_pool"]
-    payout_invoice = bg.run(
-        wallet.lightning.create_invoice(amount * 1000, 600, "payout", cltv_expiry=3)
-    )
+
+    def invoice(sats: int) -> str:
+        made = bg.run(wallet.lightning.create_invoice(sats * 1000, 600, "payout", cltv_expiry=3))
+        return made.payment_request
+
+    def ask(invoice_text: str) -> None:
+        page.locator("#payoutInvoice").fill(invoice_text)
+        page.locator("#payoutSubmit").click()
+
     before = bg.run(s.node_msat(wallet.node.alias))
     row.locator("button.request-payout").click()
-    page.locator("#payoutInvoice").fill(payout_invoice.payment_request)
-    page.locator("#payoutSubmit").click()
+    # An invoice for a sat less than the share is refused in the browser, before any request.
+    ask(invoice(amount - 1))
+    expect(page.locator("#payoutError")).to_contain_text(f"your share is exactly {amount}")
+    ask(invoice(amount))
+    expect(page.locator("#payoutError")).to_be_hidden()
     expect(page.locator("#payoutStatus")).to_contain_text("Payout requested", timeout=60_000)
+    # Asking again is refused by the coordinator, and the page says why: the payout is under
+    # way, done, or (its only winner paid) the contract already closed.
+    recorder.expect_status(409)
+    ask(invoice(amount))
+    expect(page.locator("#payoutError")).to_contain_text(
+        re.compile("in progress|already paid out|payout window is over"), timeout=30_000
+    )
+    screenshot(page, "journey-payout-refused-desktop")
 
     async def paid() -> bool:
         return any(p["status"] == "succeeded" for p in await s.payouts(run))
@@ -215,7 +275,38 @@ def _journey(
     screenshot(page, "journey-entries-desktop")
 
     assert recorder.foreign_requests() == []
-    assert recorder.errors == []
+
+
+def test_unpaid_invoice_expires_with_a_message(
+    page: Page, stack: DevnetStack, background: Background
+) -> None:
+    """Entries close a minute after the competition is created, so its hold invoice lives
+    under a minute: left unpaid, it expires on the coordinator and the page says so."""
+    s = Scenario(stack)
+    try:
+        page.goto(stack.coordinator.url)
+        _ready(page)
+        _sign_up(page, "x" + secrets.token_hex(5))
+        run = background.run(s.create(3, 1, entry_window_secs=62))
+        page.goto(f"{stack.coordinator.url}/competitions/{run.id}/entry-form")
+        _ready(page)
+        page.locator("button.pick[data-field='KORD_temp_high'][data-choice='Over']").click()
+        page.locator("#submitEntry").click()
+        expect(page.locator("#paymentDialog")).to_be_visible(timeout=60_000)
+        assert page.locator("#paymentRequest").input_value().startswith("lnbcrt")
+        error = page.locator("#paymentError")
+        expect(error).to_have_text(
+            "The invoice expired before it was paid. Start again for a new one.", timeout=90_000
+        )
+        expect(page.locator("#entryProgress [data-step='pay']")).to_have_attribute(
+            "data-state", "failed"
+        )
+        screenshot(page, "entry-invoice-expired-desktop")
+        page.keyboard.press("Escape")
+        expect(page.locator("#entryError")).to_contain_text("The invoice expired")
+        expect(page.locator("#submitEntry")).to_be_enabled()
+    finally:
+        background.run(s.aclose())
 
 
 def _python_check_lines(
@@ -306,7 +397,6 @@ def _claim(page: Page, stack: DevnetStack, recorder: Recorder, bg: Background, s
     paid = sum(o.value for o in s.tx(txid).outputs if o.script_pubkey == script)
     assert paid > 0
     assert recorder.foreign_requests() == []
-    assert recorder.errors == []
     _relay_refuses_other_transactions(stack, run.id, s.tx(txid))
 
 
