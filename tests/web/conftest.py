@@ -219,9 +219,23 @@ def page(browser: object, recorder: Recorder) -> Iterator[object]:
 
 
 def screenshot(page: object, name: str) -> None:
-    """Save a full-page screenshot under tests/web/screenshots/ (git-ignored)."""
+    """Save a full-page screenshot under tests/web/screenshots/ (git-ignored); at phone width
+    the page must also fit the screen (nothing wider than it that scrolls the whole page)."""
+    if (page.viewport_size or {}).get("width") == PHONE["width"]:  # type: ignore[attr-defined]
+        wide = page.evaluate("document.documentElement.scrollWidth")  # type: ignore[attr-defined]
+        assert wide <= PHONE["width"], f"{name}: the page is {wide}px wide on a phone"
     SCREENSHOTS.mkdir(exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)  # type: ignore[attr-defined]
+
+
+def screenshots(page: object, name: str, theme: str = "light") -> None:
+    """Save ``<name>-desktop-<theme>.png`` and ``<name>-phone-<theme>.png`` of the page as it is
+    (dialogs open included); the viewport is restored afterwards."""
+    size = page.viewport_size  # type: ignore[attr-defined]
+    for width, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
+        page.set_viewport_size(viewport)  # type: ignore[attr-defined]
+        screenshot(page, f"{name}-{width}-{theme}")
+    page.set_viewport_size(size or DESKTOP)  # type: ignore[attr-defined]
 
 
 def admin_log_in(page: object, stack: DevnetStack) -> str:

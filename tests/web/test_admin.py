@@ -7,7 +7,7 @@ from __future__ import annotations
 from playwright.sync_api import Page, expect
 
 from tests.support.stack import DevnetStack
-from tests.web.conftest import PHONE, Recorder, admin_log_in, screenshot, unlabelled_controls
+from tests.web.conftest import Recorder, admin_log_in, screenshots, unlabelled_controls
 
 
 def _admin_url(stack: DevnetStack) -> str:
@@ -21,14 +21,6 @@ def _open(page: Page, url: str) -> None:
     expect(page.locator("body[data-ready='true']")).to_be_attached()
 
 
-def _phone_shot(page: Page, name: str) -> None:
-    size = page.viewport_size
-    page.set_viewport_size(PHONE)
-    screenshot(page, f"{name}-phone-light")
-    if size is not None:
-        page.set_viewport_size(size)
-
-
 def test_wrong_token_is_refused(page: Page, stack: DevnetStack, recorder: Recorder) -> None:
     recorder.expect_status(401)
     _open(page, _admin_url(stack) + "/admin/")
@@ -37,6 +29,7 @@ def test_wrong_token_is_refused(page: Page, stack: DevnetStack, recorder: Record
     page.locator("#adminToken").fill("not-the-token")
     page.locator("#adminLoginSubmit").click()
     expect(page.locator("#adminLoginError")).to_have_text("Wrong admin token.")
+    screenshots(page, "admin-login")
     answer = page.request.post(_admin_url(stack) + "/admin/competitions", form={"id": "x"})
     assert answer.status == 401
 
@@ -54,8 +47,7 @@ def test_admin_creates_and_cancels_a_competition(
     page.locator("#createEntries").fill("4")
     page.locator("#createValues").fill("3")
     page.locator("#createFee").fill("2000")
-    screenshot(page, "admin-create-desktop-light")
-    _phone_shot(page, "admin-create")
+    screenshots(page, "admin-create")
     assert unlabelled_controls(page) == []
     page.locator("#createSubmit").click()
     created = page.locator("#createResult .notice")
@@ -73,8 +65,7 @@ def test_admin_creates_and_cancels_a_competition(
     created.locator("a").click()
     expect(page.locator("#adminCompetition")).to_contain_text(competition_id)
     expect(page.locator("#stateHistory li").first).to_be_visible()
-    screenshot(page, "admin-competition-desktop-light")
-    _phone_shot(page, "admin-competition")
+    screenshots(page, "admin-competition")
     assert unlabelled_controls(page) == []
     page.locator("#cancelSubmit").click()
     expect(page.locator("#cancelResult")).to_contain_text("Cancelled", timeout=30_000)
@@ -96,6 +87,5 @@ def test_wallet_page(page: Page, stack: DevnetStack, recorder: Recorder) -> None
     page.on("dialog", lambda dialog: dialog.accept())
     page.locator("#sendSubmit").click()
     expect(page.locator("#sendResult")).to_contain_text("Not sent")
-    screenshot(page, "admin-wallet-desktop-light")
-    _phone_shot(page, "admin-wallet")
+    screenshots(page, "admin-wallet")
     assert recorder.foreign_requests() == []

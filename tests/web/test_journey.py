@@ -33,7 +33,7 @@ from coordinator_core.entry_keys import derive_entry_keys
 from coordinator_core.nip98 import build_auth_header
 from tests.e2e.scenario import RANKED_PICKS, CompetitionRun, Scenario
 from tests.support.stack import DevnetStack, PlayerHandle
-from tests.web.conftest import Recorder, admin_log_in, screenshot
+from tests.web.conftest import Recorder, admin_log_in, screenshots
 from ticketdlc.bitcoin.address import script_pubkey_to_address
 from ticketdlc.bitcoin.script import p2tr_script
 from ticketdlc.bitcoin.tx import OutPoint, Transaction, TxIn
@@ -87,7 +87,7 @@ def _sign_up(page: Page, username: str) -> None:
 def _entry_status(page: Page, stack: DevnetStack, entry_id: str) -> str:
     page.goto(stack.coordinator.url + "/entries")
     _ready(page)
-    row = page.locator("#entriesDataTable tr", has_text=entry_id[:8])
+    row = page.locator("#entriesDataTable tr", has_text=entry_id[-8:])
     expect(row).to_be_visible(timeout=30_000)
     return row.locator("td[data-label='Status']").inner_text()
 
@@ -133,7 +133,7 @@ def _enter_in_the_browser(
     invoice = page.locator("#paymentRequest").input_value()
     assert invoice.startswith("lnbcrt")
     if shots:
-        screenshot(page, "journey-payment-desktop")
+        screenshots(page, "journey-payment")
     bg.run(
         wallet.lightning.send_payment(
             invoice, amount_msat=None, fee_limit_msat=20_000, timeout_secs=5
@@ -207,7 +207,7 @@ def _journey(
     expect(page.locator("#verifyStatus")).to_contain_text("checks passed", timeout=60_000)
     shown = page.locator("#verifyChecks li[data-check]").all_inner_texts()
     assert shown == _python_check_lines(page, stack, run.id, entry_id)
-    screenshot(page, "journey-payout-paths-desktop")
+    screenshots(page, "journey-payout-paths")
     page.keyboard.press("Escape")
 
     page.goto(f"{stack.coordinator.url}/competitions/{run.id}/leaderboard")
@@ -226,7 +226,7 @@ def _journey(
     expect(first.locator("td.oracle-score")).to_have_text(re.compile(r"^\d+$"))
     expect(first.locator("td[data-label='Player']")).to_have_text(username)
     expect(first.locator("td[data-label='Rank']")).to_have_text("1")
-    screenshot(page, "journey-leaderboard-desktop")
+    screenshots(page, "journey-leaderboard")
 
     # The winner asks for its payout with an invoice of its own node.
     page.goto(stack.coordinator.url + "/payouts")
@@ -234,6 +234,7 @@ def _journey(
     row = page.locator(f"#payoutsTable tr[data-entry-id='{entry_id}']")
     expect(row).to_be_visible(timeout=30_000)
     expect(row.locator(".payout-status")).to_have_text("Eligible")
+    screenshots(page, "journey-payouts")
     amount = int(row.get_attribute("data-amount-sats") or 0)
     assert amount == run.terms["total_competition_pool"]
 
@@ -260,7 +261,7 @@ def _journey(
     expect(page.locator("#payoutError")).to_contain_text(
         re.compile("in progress|already paid out|payout window is over"), timeout=30_000
     )
-    screenshot(page, "journey-payout-refused-desktop")
+    screenshots(page, "journey-payout-refused")
 
     async def paid() -> bool:
         return any(p["status"] == "succeeded" for p in await s.payouts(run))
@@ -272,7 +273,7 @@ def _journey(
     _ready(page)
     expect(row.locator(".payout-status")).to_have_text("Paid", timeout=30_000)
     assert _entry_status(page, stack, entry_id) == f"Won {amount:,} sats: Paid"
-    screenshot(page, "journey-entries-desktop")
+    screenshots(page, "journey-entries")
 
     assert recorder.foreign_requests() == []
 
@@ -301,7 +302,7 @@ def test_unpaid_invoice_expires_with_a_message(
         expect(page.locator("#entryProgress [data-step='pay']")).to_have_attribute(
             "data-state", "failed"
         )
-        screenshot(page, "entry-invoice-expired-desktop")
+        screenshots(page, "entry-invoice-expired")
         page.keyboard.press("Escape")
         expect(page.locator("#entryError")).to_contain_text("The invoice expired")
         expect(page.locator("#submitEntry")).to_be_enabled()
@@ -392,7 +393,7 @@ def _claim(page: Page, stack: DevnetStack, recorder: Recorder, bg: Background, s
         stack.mine(1)
     assert states[-1] == "claimed", states
     assert "broadcast" in states
-    screenshot(page, "journey-claim-desktop")
+    screenshots(page, "journey-claim")
     txid = page.locator("#claimStatus").inner_text().rsplit(": ", 1)[-1].rstrip(".")
     paid = sum(o.value for o in s.tx(txid).outputs if o.script_pubkey == script)
     assert paid > 0

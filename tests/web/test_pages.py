@@ -167,7 +167,7 @@ def test_personal_pages_are_signed_with_nip98(page: Page, site: Site, recorder: 
     _open(page, site, "/entries")
     expect(page.locator("#allEntries")).to_be_visible()
     expect(page.locator("#entriesDataTable tbody tr")).to_have_count(1)
-    expect(page.locator("#entriesDataTable")).to_contain_text(site.entry_id[:8])
+    expect(page.locator("#entriesDataTable")).to_contain_text(site.entry_id[-8:])
     page.locator("#navPayouts").click()
     expect(page.locator("#payouts")).to_be_visible()
     expect(page.locator("#payouts")).to_contain_text("No entries eligible for payout")
@@ -263,6 +263,23 @@ def test_network_failure_is_shown(page: Page, site: Site, recorder: Recorder) ->
         ".catch(() => {}); }"
     )
     expect(page.locator("#notice")).to_contain_text("Network error")
+
+
+def test_network_failure_of_an_api_call_is_shown(
+    page: Page, site: Site, recorder: Recorder
+) -> None:
+    """Submitting an entry while the coordinator cannot be reached says so on the form."""
+    recorder.expect_error("net::ERR_FAILED")
+    _open(page, site)
+    log_in(page, site)
+    _open(page, site, f"/competitions/{site.open_id}/entry-form")
+    page.context.route("**/api/v1/**", lambda route: route.abort())
+    page.locator("button.pick").first.click()
+    page.locator("#submitEntry").click()
+    expect(page.locator("#entryError")).to_contain_text(
+        "Network error: the coordinator could not be reached"
+    )
+    expect(page.locator("#submitEntry")).to_be_enabled()
 
 
 def test_theme_toggle_persists(page: Page, site: Site) -> None:

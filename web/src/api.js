@@ -23,7 +23,13 @@ export function errorMessage(status, body) {
   if (status === 401) return detail ? `Please log in again (${detail}).` : 'Please log in again.';
   if (status === 429) return 'Too many requests; wait a moment and try again.';
   if (status >= 500) return detail ? `The coordinator failed: ${detail}` : 'The coordinator failed; try again later.';
-  return detail ?? `The request was refused (HTTP ${status}).`;
+  return detail ? sentence(detail) : `The request was refused (HTTP ${status}).`;
+}
+
+/** A message as a sentence: capitalised, with a full stop ("the window is over" → "The window is over."). */
+function sentence(text) {
+  const capitalised = text.charAt(0).toUpperCase() + text.slice(1);
+  return /[.!?)]$/.test(capitalised) ? capitalised : `${capitalised}.`;
 }
 
 export function absoluteUrl(path) {

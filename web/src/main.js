@@ -400,6 +400,7 @@ function wirePayouts() {
     event.preventDefault();
     const dialog = $('#payoutDialog');
     hide($('#payoutError'));
+    $('#payoutStatus').textContent = '';
     try {
       await withBusy($('#payoutSubmit'), 'Sending…', () => requestPayout({
         session, network,

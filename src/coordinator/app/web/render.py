@@ -48,6 +48,12 @@ def _number(value: float | None) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:.1f}"
 
 
+def _short(value: object) -> str:
+    """An id as the pages show it: its last 8 hex digits. A UUIDv7 starts with a timestamp,
+    so ids made within the same minute share their first digits; the last ones are random."""
+    return str(value)[-8:]
+
+
 def make_environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(TEMPLATE_DIR),
@@ -57,7 +63,7 @@ def make_environment() -> Environment:
         lstrip_blocks=True,
         enable_async=False,
     )
-    env.filters.update(sats=_sats, when=_when, iso=_iso, number=_number, short=lambda v: str(v)[:8])
+    env.filters.update(sats=_sats, when=_when, iso=_iso, number=_number, short=_short)
     env.globals.update(metric_names=METRIC_NAMES, metric_units=METRIC_UNITS)
     return env
 
