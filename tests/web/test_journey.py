@@ -220,9 +220,14 @@ def _journey(
     bg.run(s.attest(run))
     attested = bg.run(s.reach(run, "outcome_broadcasted"))
     bg.run(s.mine_until_confirmed(attested["outcome_transaction"]))
-    page.reload()
-    _ready(page)
     first = page.locator("#competitionLeaderboardData tbody tr").first
+    for _ in range(20):  # the pages may keep the oracle's empty answer of before for seconds
+        page.reload()
+        _ready(page)
+        if first.locator("td[data-label='Points']").inner_text() != "–":
+            break
+        page.wait_for_timeout(1000)
+    expect(first.locator("td[data-label='Points']")).to_have_text("40")
     expect(first.locator("td.oracle-score")).to_have_text(re.compile(r"^\d+$"))
     expect(first.locator("td[data-label='Player']")).to_have_text(username)
     expect(first.locator("td[data-label='Rank']")).to_have_text("1")

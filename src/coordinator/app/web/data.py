@@ -96,12 +96,16 @@ class WeatherSource:
     """Stations, forecasts and observations from the oracle, cached for a short while.
 
     The oracle is asked at most once per ``ttl_secs`` for the same question, so a page with
-    a hundred competitions does not become a hundred oracle calls. An oracle that cannot be
-    reached gives an empty answer and a logged warning; the page says weather is unavailable.
+    a hundred competitions does not become a hundred oracle calls. An empty answer (no
+    forecast or observation yet) is kept only ``empty_ttl_secs``: the rows are expected any
+    moment, and a leaderboard must not show no points for a minute after the attestation.
+    An oracle that cannot be reached gives an empty answer and a logged warning; the page says
+    weather is unavailable.
     """
 
     oracle: OraclePort | None
     ttl_secs: float = 60.0
+    empty_ttl_secs: float = 5.0
     timeout_secs: float = 5.0
     _cache: dict[tuple[object, ...], _Cached] = field(default_factory=dict)
 
@@ -110,7 +114,8 @@ class WeatherSource:
     ) -> object:
         hit = self._cache.get(key)
         now = time.monotonic()
-        if hit is not None and now - hit.at < self.ttl_secs:
+        ttl = self.ttl_secs if hit is None or hit.value != [] else self.empty_ttl_secs
+        if hit is not None and now - hit.at < ttl:
             return hit.value
         try:
             value = await asyncio.wait_for(load(), self.timeout_secs)
