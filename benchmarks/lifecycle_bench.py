@@ -4,15 +4,16 @@ Starts a whole devnet stack (``tests/support/stack.py``: chain, Lightning, oracl
 gateway, ``coordinator serve``) in a temporary folder and measures, over HTTP only:
 
 * **kickoff**: for each (entries, places), players enter through the player client and pay
-  from their own devnet LND nodes; the figure is the time from the last paid ticket (the
-  server's ``paid`` of the last ticket, i.e. the last entry accepted) to the funding broadcast
+  from their own devnet LND nodes; the figure is the time from the last paid ticket (its
+  entry accepted: the roster is complete) to the funding broadcast
   (``funding_broadcasted_at``), and its parts (oracle event and entries, contract and PSBT,
   keygen, signing, funding). Sizes beyond the real gateway's limits run with raised devnet
   limits, printed next to the figure.
-* **API**: with ``--competitions`` competitions created, an open-loop load of ``--rate``
-  requests per second from loopback for ``--secs`` seconds on the competitions list and on
-  each leaderboard page; p50/p99 latency measured from each request's scheduled start (so a
-  slow server cannot hide queueing), and the share of errors.
+* **API**: with ``--competitions`` competitions stored, an open-loop load of ``--rate``
+  requests per second from loopback for ``--secs`` seconds (then it stops) on the competitions
+  list and on the leaderboard of the last competition kicked off (``/api/v1/…``); p50/p99
+  latency measured from each request's scheduled start (so a slow server cannot hide
+  queueing), and the share of errors.
 
 Usage: ``.venv/bin/python benchmarks/lifecycle_bench.py [--sizes 10x3,20x2,25x3]
 [--competitions 100] [--rate 200] [--secs 10] [--skip-kickoff] [--skip-api]``
@@ -71,7 +72,7 @@ async def kickoff(stack: DevnetStack, entries: int, places: int) -> dict[str, An
             if at is not None:
                 parts[name.removesuffix("_at")] = max(0.0, (at - previous).total_seconds())
                 previous = max(previous, at)
-        return {"secs": (funded - last_entry).total_seconds(), "parts": parts}
+        return {"secs": (funded - last_entry).total_seconds(), "parts": parts, "id": run.id}
     finally:
         await s.aclose()
 
@@ -82,7 +83,7 @@ async def open_loop(url: str, rate: float, secs: float) -> dict[str, float]:
     errors = 0
     total = int(rate * secs)
     limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
-    async with httpx.AsyncClient(timeout=30.0, limits=limits) as http:
+    async with httpx.AsyncClient(timeout=30.0, limits=limits, trust_env=False) as http:
         start = time.perf_counter()
 
         async def one(i: int) -> None:
@@ -107,16 +108,22 @@ async def open_loop(url: str, rate: float, secs: float) -> dict[str, float]:
     }
 
 
-async def api_load(stack: DevnetStack, competitions: int, rate: float, secs: float) -> None:
+async def api_load(
+    stack: DevnetStack, competitions: int, rate: float, secs: float, board: str | None,
+    existing: int,
+) -> None:  # fmt: skip
+    """Load the list and one leaderboard (``board``: a competition with entries, else the
+    first one created) with ``competitions`` competitions stored (``existing`` of them are)."""
     s = Scenario(stack)
     try:
         ids = []
-        for _ in range(competitions):
+        for _ in range(max(1, competitions - existing)):
             ids.append((await s.create(5, 1)).id)
+        board = board or ids[0]
         base = stack.coordinator.url
         routes = {
             "competitions list": f"{base}/api/v1/competitions",
-            "leaderboard": f"{base}/competitions/{ids[0]}/leaderboard",
+            "leaderboard": f"{base}/api/v1/competitions/{board}/leaderboard",
         }
         async with httpx.AsyncClient() as http:
             for name, url in list(routes.items()):
@@ -154,19 +161,22 @@ async def main() -> None:
         s = Scenario(stack)
         await s.fund_coordinator(20_000_000)
         await s.aclose()
+        board, existing = None, 0
         if not args.skip_kickoff:
             print(f"kickoff: last paid ticket -> funding broadcast (devnet limits {RAISED})")
             for entries, places in sizes:
+                existing += 1
                 try:
                     figures = await kickoff(stack, entries, places)
                 except AssertionError as exc:  # the competition failed: say why, go on
                     print(f"  ({entries},{places}): not funded: {str(exc).splitlines()[0]}")
                     continue
+                board = figures["id"]
                 parts = "  ".join(f"{k} {v:.2f}s" for k, v in figures["parts"].items())
                 print(f"  ({entries},{places}): {figures['secs']:7.2f} s   [{parts}]")
         if not args.skip_api:
             print(f"API under {args.rate:.0f} req/s with {args.competitions} competitions:")
-            await api_load(stack, args.competitions, args.rate, args.secs)
+            await api_load(stack, args.competitions, args.rate, args.secs, board, existing)
 
 
 if __name__ == "__main__":

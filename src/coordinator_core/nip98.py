@@ -106,12 +106,21 @@ def payload_hash(body: bytes) -> str:
 
 
 def build_auth_header(
-    secret: bytes, url: str, method: str, body: bytes | None = None, now: int | None = None
+    secret: bytes,
+    url: str,
+    method: str,
+    body: bytes | None = None,
+    now: int | None = None,
+    nonce: bytes | None = None,
 ) -> str:
-    """``Nostr <base64(event JSON)>`` for one request; make a new one per request."""
+    """``Nostr <base64(event JSON)>`` for one request; make a new one per request. Without a
+    ``nonce`` (a ``nonce`` tag) the same request signed twice in one second is the same event,
+    which a replay guard refuses: a client that retries passes a random one."""
     tags = [["u", url], ["method", method.upper()]]
     if body:
         tags.append(["payload", payload_hash(body)])
+    if nonce is not None:
+        tags.append(["nonce", nonce.hex()])
     created_at = int(time.time()) if now is None else now
     event = sign_event(secret, created_at, KIND_HTTP_AUTH, tags, "")
     encoded = json.dumps(event.to_json(), separators=(",", ":")).encode()

@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
+from coordinator.app.competitions.crash_points import CRASH_POINTS
 from tests.e2e.scenario import (
     RANKED_PICKS,
     STATE_ORDER,
@@ -31,25 +32,40 @@ from tests.support.stack import CrashSupervisor, DevnetStack
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.crash, pytest.mark.timeout(1500)]
 
-#: Every side effect of the happy path, crashed right after it happened and before its result
-#: was persisted, plus the crashes just before the money moves (funding, payouts).
+#: Every side effect of the happy path, crashed just before it and right after it happened,
+#: before its result was persisted.
 HAPPY_PATH_POINTS = [
     "before_open:keygen", "after_open:keygen",
-    "after_create:invoice", "after_register:participant",
-    "after_create:oracle_event", "after_submit:oracle_entries",
-    "after_sign:contract", "after_sign:funding",
-    "before_broadcast:funding", "after_broadcast:funding", "after_settle:invoices",
-    "after_broadcast:outcome",
+    "before_create:invoice", "after_create:invoice", "after_register:participant",
+    "before_create:oracle_event", "after_create:oracle_event",
+    "before_submit:oracle_entries", "after_submit:oracle_entries",
+    "before_build:funding_psbt", "after_build:funding_psbt",
+    "before_sign:contract", "after_sign:contract", "before_sign:funding", "after_sign:funding",
+    "before_broadcast:funding", "after_broadcast:funding",
+    "before_settle:invoice", "after_settle:invoices",
+    "before_broadcast:outcome", "after_broadcast:outcome",
     "before_send:payout", "after_send:payout",
+    "before_broadcast:close", "after_broadcast:close",
 ]  # fmt: skip
-# after_broadcast:close is left out: the coordinator does not recover from it yet (the close it
-# broadcast is then "an unknown" spend of the outcome output and settlement keeps retrying).
 SPLIT_POINTS = [
     "before_broadcast:split", "after_broadcast:split",
     "before_broadcast:split_close", "after_broadcast:split_close",
     "before_broadcast:sweep", "after_broadcast:sweep",
 ]  # fmt: skip
+EXPIRY_AND_CANCEL_POINTS = [
+    "before_broadcast:expiry", "after_broadcast:expiry",
+    "before_cancel:invoices", "after_cancel:invoices",
+]  # fmt: skip
+#: The fee-bumping crash points, crashed in ``tests/e2e/test_fee_bumping.py``.
+FEE_BUMPING_POINTS = ["before_broadcast:cpfp", "after_broadcast:cpfp"]
 WEIGHTS = (45, 35, 20)
+
+
+def test_every_crash_point_is_crashed_in() -> None:
+    """No crash point of the lifecycle is left out of the suite."""
+    suite = HAPPY_PATH_POINTS + SPLIT_POINTS + EXPIRY_AND_CANCEL_POINTS + FEE_BUMPING_POINTS
+    assert len(suite) == len(set(suite))
+    assert set(suite) == CRASH_POINTS, CRASH_POINTS ^ set(suite)
 
 
 async def create_patiently(s: Scenario, entries: int, places: int) -> CompetitionRun:
@@ -136,14 +152,17 @@ async def test_happy_path_through_every_crash(scenario: Scenario, tmp_path: Path
         backup = tmp_path / "before-payouts.db"
         await asyncio.to_thread(backup_database, s.stack, backup)
         await s.until(lambda: _succeeded(s, run, 3), within=300)
+        await s.until(lambda: _state(s, run, "delta_broadcasted"), within=300)
     finally:
         sup.stop()
-    # Restart from the old database: the payouts it does not know were made are found.
+    # Restart from the old database, older than the payouts and the cooperative close: the
+    # payouts are found made on the node, the close is found on chain as the coordinator's own.
     s.stack.coordinator.kill()
     restore_database(s.stack, backup)
     s.stack.coordinator.start()
     await s.until(lambda: _succeeded(s, run, 3), within=120)
     done = await s.reach(run, "completed", mine=True, within=300)
+    assert "spent by an unknown" not in s.stack.coordinator.log_text()
     assert sorted(sup.reached) == sorted(HAPPY_PATH_POINTS), set(HAPPY_PATH_POINTS) - set(
         sup.reached
     )
@@ -200,9 +219,7 @@ async def test_expiry_and_cancellation_through_crashes(scenario: Scenario) -> No
     unfilled = await s.create(3, 1, entry_window_secs=75)
     waiting = [await s.enter(unfilled, f"w{i}", RANKED_PICKS[i]) for i in range(2)]
     await s.reach(expiring, "awaiting_attestation", mine=True, within=300)
-    points = ["before_broadcast:expiry", "after_broadcast:expiry",
-              "before_cancel:invoices", "after_cancel:invoices"]  # fmt: skip
-    sup = s.stack.coordinator.supervise(points)
+    sup = s.stack.coordinator.supervise(EXPIRY_AND_CANCEL_POINTS)
     try:
         event = s.stack.oracle.http.get(f"/oracle/events/{expiring.id}").json()
         s.stack.set_chain_time(int(event["event_announcement"]["expiry"]) + 60)
@@ -211,7 +228,7 @@ async def test_expiry_and_cancellation_through_crashes(scenario: Scenario) -> No
         await s.until(lambda: _state(s, unfilled, "cancelled"), within=180)
     finally:
         sup.stop()
-    assert sorted(sup.reached) == sorted(points)
+    assert sorted(sup.reached) == sorted(EXPIRY_AND_CANCEL_POINTS)
     for entrant in waiting:  # every held fee returned, exactly
 
         async def refunded(e: Entrant = entrant) -> bool:

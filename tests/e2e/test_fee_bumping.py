@@ -2,7 +2,8 @@
 
 Fees spike after funding (the devnet's estimates and its mempool and miner floors rise above
 the contract's pre-signed rate), so the mempool refuses the outcome transaction alone and the
-coordinator sends it as a package with a CPFP child. The coordinator dies right after the
+coordinator sends it as a package with a CPFP child. The coordinator dies right before offering
+the persisted child (restarted, it sends that child, not a new one), then right after the
 chain accepted the package, before it recorded that: restarted, it finds the child by its
 anchor's spender and keeps it — one child, paid once — and the competition completes.
 """
@@ -71,8 +72,16 @@ async def test_a_crash_after_broadcasting_a_child_resumes_without_paying_twice(
     try:
         stack.set_fee_estimates(SPIKE)
         stack.chain.set_min_fee_rate(20)  # the mempool refuses a transaction below it alone
-        await asyncio.to_thread(stack.coordinator.restart, ["after_broadcast:cpfp"])
+        points = ["before_broadcast:cpfp", "after_broadcast:cpfp"]
+        await asyncio.to_thread(stack.coordinator.restart, points)
         await s.attest(run)
+        assert await asyncio.to_thread(stack.coordinator.wait_exit, 120) == EXIT_CODE
+
+        # Dead with the child persisted, before offering it: the restart sends that child.
+        (child,) = children(stack, run.id)
+        assert child["broadcast_at"] is None
+        assert child["txid"] not in set(stack.chain.mempool_txids())
+        await asyncio.to_thread(stack.coordinator.start, points[1:], wait=False)
         assert await asyncio.to_thread(stack.coordinator.wait_exit, 120) == EXIT_CODE
 
         # Dead right after the chain took the package, before recording it.

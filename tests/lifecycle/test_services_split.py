@@ -14,6 +14,7 @@ import datetime as dt
 import pytest
 
 from coordinator.app.competitions import owed as owed_service
+from coordinator.app.competitions.spends import OWN_SPENDS, spend_of
 from coordinator.domain.competitions.records import PayoutStatus, TxKind
 from coordinator.domain.competitions.states import State
 from coordinator_core.errors import ConflictError
@@ -123,6 +124,20 @@ async def test_paid_winner_closed_unpaid_winner_claims_owed_winner_swept(world: 
     assert kinds == sorted(
         [("funding", -1), ("outcome", -1), ("split", -1), ("split_close", 0), ("sweep", 2)]
     )
+    # Found on chain without a record (a restart from an older database), each spend of a
+    # winner's output is told by its witness: the coordinator's close and sweep from a claim.
+    stored = {(t.kind, t.player_index): t for t in await lc.store.txs_of(terms.id)}
+    outcome = win.outcome
+
+    def spend_in(kind: TxKind, player: int) -> Spend | None:
+        tx = Transaction.from_hex(stored[(kind, player)].raw_hex)
+        return spend_of(signed, tx, WinCondition(outcome, player))
+
+    assert spend_in(TxKind.SPLIT_CLOSE, 0) is Spend.SPLIT_CLOSE
+    assert spend_in(TxKind.SWEEP, 2) is Spend.SPLIT_RECLAIM
+    assert spend_of(signed, claim, win) is Spend.SPLIT_WIN
+    assert spend_of(signed, claim, WinCondition(outcome, 0)) is None  # not that output
+    assert Spend.SPLIT_WIN not in OWN_SPENDS
 
 
 async def state_of_is(world: World, competition_id, state: State) -> bool:  # type: ignore[no-untyped-def]

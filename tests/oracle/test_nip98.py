@@ -157,6 +157,15 @@ def test_replayed_header_is_rejected() -> None:
     verify_auth_header(fresh, URL, "POST", BODY, now=NOW + 1, replay_guard=guard)
 
 
+def test_a_nonce_makes_a_retry_in_the_same_second_a_new_event() -> None:
+    guard = MemoryReplayGuard()
+    for nonce in (b"\x01" * 16, b"\x02" * 16):
+        header = build_auth_header(SECRET, URL, "POST", BODY, now=NOW, nonce=nonce)
+        verify_auth_header(header, URL, "POST", BODY, now=NOW, replay_guard=guard)
+    with pytest.raises(Nip98Error, match="replayed_event"):
+        verify_auth_header(header, URL, "POST", BODY, now=NOW, replay_guard=guard)
+
+
 def test_replay_guard_is_bounded_and_forgets_stale_events() -> None:
     guard = MemoryReplayGuard(window_secs=60, capacity=3)
     for i in range(3):

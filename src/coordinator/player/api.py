@@ -9,6 +9,7 @@ server's status and message.
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from dataclasses import dataclass
 from typing import Any, Final
@@ -139,7 +140,9 @@ class CoordinatorApi:
         if content is not None:
             headers["Content-Type"] = "application/json"
         if auth:
-            headers["Authorization"] = build_auth_header(self._secret, url, method, content)
+            headers["Authorization"] = build_auth_header(
+                self._secret, url, method, content, nonce=os.urandom(16)
+            )
         try:
             async with self._http.stream(method, url, content=content, headers=headers) as resp:
                 raw = await read_bounded(resp, MAX_RESPONSE_BYTES, f"{method} {path}")

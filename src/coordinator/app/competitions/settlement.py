@@ -30,6 +30,7 @@ from coordinator.app.competitions.onchain import (
     sweep_template,
     uneconomic,
 )
+from coordinator.app.competitions.spends import OWN_SPENDS, spend_of
 from coordinator.domain.competitions.payouts import (
     CloseDecision,
     close_or_split,
@@ -63,13 +64,15 @@ async def _expired(lc: Lifecycle, expiry: int | None) -> bool:
     return expiry is not None and await lc.chain.median_time_past() > expiry
 
 
-async def _observed(lc: Lifecycle, competition_id: uuid.UUID, kind: TxKind, txid: Txid) -> None:
+async def _observed(
+    lc: Lifecycle, competition_id: uuid.UUID, kind: TxKind, txid: Txid, player: int = -1
+) -> SettlementTx:
     raw = await lc.chain.raw_transaction(txid)
     if raw is None:
         raise PermanentError(f"the chain reports {txid} but does not return it")
-    await lc.store.record_observed_tx(
-        SettlementTx(competition_id, kind, txid, raw.hex(), lc.clock())
-    )
+    tx = SettlementTx(competition_id, kind, txid, raw.hex(), lc.clock(), player_index=player)
+    await lc.store.record_observed_tx(tx)
+    return tx
 
 
 async def adopt_funding_spend(lc: Lifecycle, c: Competition, signed: SignedContract) -> bool:
@@ -198,25 +201,22 @@ async def close_or_split_step(lc: Lifecycle, c: Competition, cache: ContractCach
     outcome = outcome_of(c.settled_outcome)
     txs = await lc.store.txs_of(c.id)
     decided = _by_kind(txs, TxKind.CLOSE) or _by_kind(txs, TxKind.SPLIT)
+    winners = list(params.winners(outcome))
     if decided is not None:
         await put_on_chain(lc, decided, decided.kind.value)
-        await lc.store.advance(c.id, Milestone("delta_broadcasted_at", lc.clock()))
-        return True
+        return await _decided(lc, c, decided.kind, winners)
     outcome_tx = _by_kind(txs, TxKind.OUTCOME)
     if outcome_tx is None:
         raise PermanentError("no outcome transaction is stored")
     height = await confirmed_height(lc, outcome_tx)
     if height is None:
         return False
-    split_tx = signed.dlc.split_txs[outcome]
     spend = await lc.chain.output_spend(outcome_tx.txid, 0)
     if spend is not None and spend.spent and spend.txid is not None:
-        if spend.txid != split_tx.txid_hex():
-            raise PermanentError(f"the outcome output is spent by an unknown {spend.txid}")
-        await _observed(lc, c.id, TxKind.SPLIT, spend.txid)
-        await lc.store.advance(c.id, Milestone("delta_broadcasted_at", lc.clock()))
-        return True
-    winners = list(params.winners(outcome))
+        kind = await _own_outcome_spend(lc, signed, outcome, spend.txid)
+        await _observed(lc, c.id, kind, spend.txid)
+        log.warning("competition %s: our %s %s found on chain", c.id, kind.value, spend.txid)
+        return await _decided(lc, c, kind, winners)
     paid = await paid_winners(lc, c, winners)
     decision = close_or_split(
         confirm_height=height,
@@ -243,8 +243,6 @@ async def close_or_split_step(lc: Lifecycle, c: Competition, cache: ContractCach
             player_secrets=secrets,
         )
         await put_on_chain(lc, _settlement(c.id, TxKind.CLOSE, tx, lc), "close")
-        for entry in paid.values():
-            await lc.store.mark_entry_settled(entry.id, lc.clock(), reclaimed=False)
     elif decision is CloseDecision.SPLIT:
         entries = entry_by_player(await lc.store.entries_of(c.id))
         tickets = {t.id: t for t in await lc.store.tickets_of(c.id)}
@@ -255,8 +253,30 @@ async def close_or_split_step(lc: Lifecycle, c: Competition, cache: ContractCach
         await put_on_chain(lc, _settlement(c.id, TxKind.SPLIT, tx, lc), "split")
     else:
         return False
+    return await _decided(lc, c, TxKind.CLOSE if decision is CloseDecision.CLOSE else TxKind.SPLIT,
+                          winners)  # fmt: skip
+
+
+async def _decided(lc: Lifecycle, c: Competition, kind: TxKind, winners: list[int]) -> bool:
+    """The close or split is out: a close settles every paid winner (idempotent)."""
+    if kind is TxKind.CLOSE:
+        for entry in (await paid_winners(lc, c, winners)).values():
+            await lc.store.mark_entry_settled(entry.id, lc.clock(), reclaimed=False)
     await lc.store.advance(c.id, Milestone("delta_broadcasted_at", lc.clock()))
     return True
+
+
+async def _own_outcome_spend(
+    lc: Lifecycle, signed: SignedContract, outcome: Outcome, txid: Txid
+) -> TxKind:
+    """What the transaction spending the outcome output is: the pre-signed split (by txid) or
+    the coordinator's cooperative close (by its key-path witness); anything else is refused."""
+    if txid == signed.dlc.split_txs[outcome].txid_hex():
+        return TxKind.SPLIT
+    raw = await lc.chain.raw_transaction(txid)
+    if raw is not None and spend_of(signed, Transaction.parse(raw), outcome) is Spend.OUTCOME_CLOSE:
+        return TxKind.CLOSE
+    raise PermanentError(f"the outcome output is spent by an unknown transaction {txid}")
 
 
 async def _adopt_other_outcome(lc: Lifecycle, c: Competition, signed: SignedContract) -> bool:
@@ -343,6 +363,8 @@ async def _settle_winner_output(
     spend = await lc.chain.output_spend(txin.prevout.txid_hex, txin.prevout.vout)
     if spend is not None and spend.spent and spend.txid is not None:
         confirmed = spend.status is not None and spend.status.confirmed
+        if own is None or spend.txid != own.txid:
+            own = await _adopt_own_split_spend(lc, c, signed, win, entry, spend.txid) or own
         if own is not None and spend.txid == own.txid:
             if await confirmed_height(lc, own) is None:
                 return False
@@ -387,6 +409,25 @@ async def _settle_winner_output(
     if any(p.status is PayoutStatus.PENDING for p in payouts):
         return False  # its payment is still resolving: paid (close it) or not (owed)
     return await _owed_winner(lc, c, signed, outcome, player, entry, split_height)
+
+
+async def _adopt_own_split_spend(
+    lc: Lifecycle, c: Competition, signed: SignedContract, win: WinCondition, entry: Entry,
+    txid: Txid,
+) -> SettlementTx | None:  # fmt: skip
+    """A spend of a winner's split output that is the coordinator's own (a close or sweep it
+    broadcast but has no record of) is recorded as such; ``None`` if it is not ours."""
+    raw = await lc.chain.raw_transaction(txid)
+    found = None if raw is None else spend_of(signed, Transaction.parse(raw), win)
+    if found not in OWN_SPENDS:
+        return None
+    reclaimed = found is Spend.SPLIT_RECLAIM
+    kind = TxKind.SWEEP if reclaimed else TxKind.SPLIT_CLOSE
+    log.warning("competition %s: our %s %s of winner %d found on chain", c.id, kind.value, txid,
+                win.player_index)  # fmt: skip
+    tx = await _observed(lc, c.id, kind, txid, win.player_index)
+    await lc.store.mark_entry_settled(entry.id, lc.clock(), reclaimed=reclaimed)
+    return tx
 
 
 async def _owed_winner(
