@@ -295,8 +295,10 @@ class Scenario:
             return await self.call(lambda: player.invoice_and_request_payout(entrant.record))
         except ApiError as exc:
             # A request that the coordinator took before dying mid-answer: retried, it is told
-            # the payout is under way already, which is what was asked.
-            if exc.status == 409 and "in progress" in exc.message and self.patient:
+            # the payout is under way already (or, once the restarted coordinator found the
+            # payment made, that it was paid), which is what was asked.
+            done = "in progress" in exc.message or "already paid out" in exc.message
+            if exc.status == 409 and done and self.patient:
                 return None
             raise
 

@@ -216,16 +216,22 @@ async def test_expiry_and_cancellation_through_crashes(scenario: Scenario) -> No
     s.patient = True
     expiring = await s.create(3, 1)
     entrants = [await s.enter(expiring, f"e{i}", RANKED_PICKS[i]) for i in range(3)]
-    unfilled = await s.create(3, 1, entry_window_secs=75)
-    waiting = [await s.enter(unfilled, f"w{i}", RANKED_PICKS[i]) for i in range(2)]
-    await s.reach(expiring, "awaiting_attestation", mine=True, within=300)
+    # Armed before the unfilled competition exists: its entry window may close at any time.
     sup = s.stack.coordinator.supervise(EXPIRY_AND_CANCEL_POINTS)
     try:
+        unfilled = await s.create(3, 1, entry_window_secs=75)
+        waiting = [await s.enter(unfilled, f"w{i}", RANKED_PICKS[i]) for i in range(2)]
+        await s.reach(expiring, "awaiting_attestation", mine=True, within=300)
         event = s.stack.oracle.http.get(f"/oracle/events/{expiring.id}").json()
         s.stack.set_chain_time(int(event["event_announcement"]["expiry"]) + 60)
         s.stack.mine(7)
         expired = await s.reach(expiring, "outcome_broadcasted", mine=True, within=300)
         await s.until(lambda: _state(s, unfilled, "cancelled"), within=180)
+
+        async def released() -> bool:  # cancelled first, its held fees released after
+            return len(sup.reached) == len(EXPIRY_AND_CANCEL_POINTS)
+
+        await s.until(released, within=120)
     finally:
         sup.stop()
     assert sorted(sup.reached) == sorted(EXPIRY_AND_CANCEL_POINTS)

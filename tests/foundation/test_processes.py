@@ -109,7 +109,9 @@ def test_dev_starts_everything_and_stops_cleanly(tmp_path: Path) -> None:
     assert "devnet is ready" in output
     assert "coordinator API" in output
     assert f"http://127.0.0.1:{port}" in output
+    assert f"public listener http://127.0.0.1:{port}" in output
     assert "admin listener http://127.0.0.1:" in output
+    assert str(tmp_path / "creds" / "admin_token") in output  # the token file's path
     assert "wallet funded with" in output  # the coordinator can fund contracts at once
     assert "coordinator admin competitions create" in output
     assert "coordinator player" in output and "enter <competition id>" in output

@@ -57,6 +57,7 @@ def plan_children(settings: Settings, config_path: Path | None) -> list[Child]:
     admin = settings.admin
     usage = "\n".join(
         [
+            f"public listener {url} (JSON API under /api/v1, player pages at /)",
             f"admin listener http://{admin.host}:{admin.port} "
             f"(Authorization: Bearer <token in {admin.token_file}>)",
             *_operations_lines(settings),
