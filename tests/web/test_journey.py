@@ -140,6 +140,7 @@ def _enter_in_the_browser(
         )
     )
     expect(page.locator("#successMessage")).to_be_visible(timeout=60_000)
+    expect(page.locator("#paymentDialog")).to_be_hidden()  # closed by itself once paid
     expect(page.locator("#submitEntry")).to_have_text("Entry submitted!")
     expect(page.locator("#entryProgress [data-step='submit']")).to_have_attribute(
         "data-state", "done"
@@ -198,6 +199,11 @@ def _journey(
     for index in (1, 2):
         bg.run(s.enter(run, f"p{index}", RANKED_PICKS[index]))
     bg.run(s.reach(run, "funding_broadcasted", within=300))
+    page.goto(stack.coordinator.url + "/competitions")
+    _ready(page)
+    expect(
+        page.locator(f"tr[data-competition-id='{run.id}'] td[data-label='Entries']")
+    ).to_have_text("3 / 3")
     bg.run(s.reach(run, "awaiting_attestation", mine=True))
     assert "waiting for the oracle" in _entry_status(page, stack, entry_id)
 
