@@ -277,11 +277,10 @@ class KeymeldSigner:
 
     def _lock(self, keygen_session_id: str) -> asyncio.Lock:
         """The lock serializing the state changes of one keygen session."""
-        key = keygen_session_id
-        lock = self._locks.get(key)
+        lock = self._locks.get(keygen_session_id)
         if lock is None:
             lock = asyncio.Lock()
-            self._locks[key] = lock
+            self._locks[keygen_session_id] = lock
         return lock
 
     def _remember(self, state: KeymeldState, stored: Mapping[str, object]) -> None:

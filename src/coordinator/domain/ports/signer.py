@@ -20,7 +20,9 @@ changes it calls ``checkpoint`` with the new :class:`SignerSession` **before** i
 next remote side effect, and the lifecycle stores it durably before returning from the
 checkpoint. Secrets inside ``SignerSession.state`` are sealed by the adapter. A restart resumes
 from the last checkpoint, so no remote step is repeated in a way that wastes quota or reuses a
-nonce.
+nonce. Calls on one competition may run concurrently (players registering at once), each with
+the session as the caller loaded it: the adapter serializes them and builds on the newest
+state it checkpointed, so the last checkpoint stored holds every change.
 """
 
 from __future__ import annotations
