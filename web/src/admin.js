@@ -69,8 +69,12 @@ function wireStations() {
   const count = $('#stationCount');
   if (!count) return;
   const update = () => {
-    const picked = document.querySelectorAll('input[name="locations"]:checked').length;
-    count.textContent = `${picked} selected`;
+    const boxes = [...document.querySelectorAll('input[name="locations"]')];
+    for (const box of boxes) {
+      const marker = document.querySelector(`#stationMap .marker[data-station="${CSS.escape(box.value)}"]`);
+      marker?.classList.toggle('picked', box.checked);
+    }
+    count.textContent = `${boxes.filter((box) => box.checked).length} selected`;
   };
   document.body.addEventListener('change', (event) => {
     if (event.target.name === 'locations') update();
