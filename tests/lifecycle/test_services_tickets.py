@@ -100,11 +100,13 @@ async def test_unfilled_competition_is_cancelled_and_held_fees_return(world: Wor
     seats = [await take_seat(world, p, terms.id) for p in payers]
     for seat in seats:
         await pay(world, seat)
+    assert (await world.services.board.rows(terms.id))["rows"] == []
     await submit(world, seats[0], picks("KORD", "Over"))
     board = await world.services.board.rows(terms.id)  # picks stay private before kickoff
     assert board["public"] is False and board["rows"] == [
         {"entry_id": str(seats[0].entry_id), "rank": None}
-    ]
+    ]  # the entry was written: the board was built again
+    assert await world.services.board.rows(terms.id) is board  # nothing written since
     held = [await balance(p) for p in payers]
     assert all(h < b for h, b in zip(held, before, strict=True))
     # Entries close with the competition not full: cancelled, every held fee returned now.

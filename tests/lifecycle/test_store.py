@@ -12,6 +12,7 @@ import uuid
 import pytest
 
 from coordinator.adapters.sqlite.competitions import SqliteCompetitionStore
+from coordinator.app.competitions.read_cache import Answer, ReadCache
 from coordinator.domain.competitions.errors import ErrorKind, ErrorState, StepError
 from coordinator.domain.competitions.records import (
     Entry,
@@ -217,3 +218,22 @@ async def test_one_live_payout_per_entry_and_per_hash(store: SqliteCompetitionSt
     # The node's record wins, but an entry never ends with two successful payouts.
     with pytest.raises(ConflictError):
         await store.mark_payout_succeeded(first.id, NOW, b"\x05" * 32, 1000)
+
+
+async def test_a_list_answer_is_served_again_only_while_nothing_was_written(
+    store: SqliteCompetitionStore,
+) -> None:
+    cache = ReadCache(size=2)
+    before = store.version()
+    await store.page(10)  # reads change nothing
+    assert store.version() == before
+    cache.put("list", before, Answer(b"[]", {}))
+    assert cache.get("list", store.version()) == Answer(b"[]", {})
+    terms, _ = await new_competition(store)
+    assert store.version() != before  # a write: the cached list is not current any more
+    assert cache.get("list", store.version()) is None
+    assert [c.id for c in (await store.page(10)).items] == [terms.id]
+    for key in ("a", "b", "c"):  # bounded: the least recently used goes first
+        cache.put(key, store.version(), Answer(key.encode(), {}))
+    assert cache.get("list", store.version()) is None and cache.get("a", store.version()) is None
+    assert cache.get("c", store.version()) == Answer(b"c", {})

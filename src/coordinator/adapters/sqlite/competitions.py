@@ -331,6 +331,9 @@ class SqliteCompetitionStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
+    def version(self) -> int:
+        return self.db.generation
+
     # -- competitions ---------------------------------------------------------------------
 
     async def create(

@@ -98,6 +98,8 @@ class Database:
         self._reader_conns: list[sqlite3.Connection] = []
         self._read_executor: ThreadPoolExecutor | None = None
         self._closed = threading.Event()
+        #: Incremented after every committed write (caches of read results compare it).
+        self.generation = 0
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -182,6 +184,7 @@ class Database:
                             f"a write on {self.name} ended its transaction itself"
                         )
                     conn.execute("COMMIT")
+                    self.generation += 1
                 except BaseException as exc:  # the writer must outlive any single operation
                     job.future.set_exception(exc)
                 else:

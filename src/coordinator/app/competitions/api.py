@@ -18,6 +18,7 @@ from coordinator.app.auth import NostrCaller, nostr_caller
 from coordinator.app.competitions import entries as entry_service
 from coordinator.app.competitions import registration as registration_service
 from coordinator.app.competitions.payouts import PayoutRequest, request_payout
+from coordinator.app.competitions.read_cache import Answer
 from coordinator.app.competitions.schemas import (
     EntryBody,
     PayoutBody,
@@ -110,11 +111,19 @@ async def list_competitions(
     limit: Limit = 50,
     cursor: uuid.UUID | None = None,
     status: Annotated[str | None, Query(max_length=32)] = None,
-) -> JSONResponse:
+) -> Response:
     """Newest first. Lists leave out the large documents (announcement, contract
     parameters, signed contract): ask for one competition for those."""
-    page = await svc.lc.store.page(limit, cursor, status_filter(status))
-    return paged([competition_json(c) for c in page.items], page.next_cursor)
+    states = status_filter(status)  # refuses an unknown status before anything is cached
+    key, version = (limit, cursor, status), svc.lc.store.version()
+    cached = svc.lists.get(key, version)
+    if cached is not None:
+        return Response(cached.body, media_type="application/json", headers=cached.headers)
+    page = await svc.lc.store.page(limit, cursor, states)
+    response = paged([competition_json(c) for c in page.items], page.next_cursor)
+    headers = {NEXT_CURSOR: page.next_cursor} if page.next_cursor else {}
+    svc.lists.put(key, version, Answer(bytes(response.body), headers))
+    return response
 
 
 @router.get("/competitions/{competition_id}")

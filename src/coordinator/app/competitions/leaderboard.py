@@ -3,7 +3,7 @@
 Picks stay private until kickoff (the oracle publishes the entries then): before the entries
 are submitted to the oracle the board lists entry ids only. Weather and the oracle's own scores
 are fetched at most once per ``CACHE_SECS`` per competition, so a busy board costs the oracle
-nothing extra.
+nothing extra; a board is built again only after a write to the store or a new weather fetch.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from coordinator_core.errors import CoordinatorError, NotFoundError
 from coordinator_core.observations import Forecast, Observation
 
 CACHE_SECS: Final = 5.0
+MAX_BOARDS: Final = 256
 
 
 @dataclass
@@ -30,10 +31,18 @@ class _Weather:
     oracle_scores: dict[uuid.UUID, int | None]
 
 
+@dataclass(frozen=True)
+class _Board:
+    version: int  # the store's version it was built at
+    weather: _Weather | None  # the weather it was scored with (None: picks still private)
+    board: dict[str, Any]
+
+
 class Leaderboard:
     def __init__(self, lc: Lifecycle) -> None:
         self.lc = lc
         self._cache: dict[uuid.UUID, _Weather] = {}
+        self._boards: dict[uuid.UUID, _Board] = {}
 
     async def _weather(self, c: Competition) -> _Weather:
         cached = self._cache.get(c.id)
@@ -57,17 +66,33 @@ class Leaderboard:
         return fresh
 
     async def rows(self, competition_id: uuid.UUID) -> dict[str, Any]:
+        """The board; built again only after a write to the store or a new weather fetch."""
+        version = self.lc.store.version()
+        built = self._boards.get(competition_id)
+        if built is not None and built.version == version:
+            weather = self._cache.get(competition_id)
+            fresh = weather is not None and time.monotonic() - weather.fetched < CACHE_SECS
+            if built.weather is None or (built.weather is weather and fresh):
+                return built.board
+        board, used = await self._build(competition_id)
+        if len(self._boards) >= MAX_BOARDS:
+            self._boards.clear()
+        self._boards[competition_id] = _Board(version, used, board)
+        return board
+
+    async def _build(self, competition_id: uuid.UUID) -> tuple[dict[str, Any], _Weather | None]:
         c = await self.lc.store.load(competition_id, documents=False)
         if c is None:
             raise NotFoundError(f"competition {competition_id} not found")
         entries = await self.lc.store.entries_of(c.id)
         if c.progress.entries_submitted_at is None:
-            return {
+            hidden = {
                 "competition_id": str(c.id),
                 "state": c.state.value,
                 "public": False,
                 "rows": [{"entry_id": str(e.id), "rank": None} for e in entries],
             }
+            return hidden, None
         weather = await self._weather(c)
         terms = c.terms
         rules = ScoringRules(terms.locations, terms.scoring_fields, terms.start_observation_date)
@@ -77,7 +102,7 @@ class Leaderboard:
         }
         picks = {e.id: e.picks for e in entries}
         ranked = leaderboard(list(cards.values()), weather.oracle_scores)
-        return {
+        board = {
             "competition_id": str(c.id),
             "state": c.state.value,
             "public": True,
@@ -96,3 +121,4 @@ class Leaderboard:
                 for row in ranked
             ],
         }
+        return board, weather

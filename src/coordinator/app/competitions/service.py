@@ -22,6 +22,7 @@ from coordinator.app.competitions.contracts import entry_by_player, outcome_of, 
 from coordinator.app.competitions.leaderboard import Leaderboard
 from coordinator.app.competitions.payouts import PayoutSender
 from coordinator.app.competitions.processor import Processor
+from coordinator.app.competitions.read_cache import ReadCache
 from coordinator.app.competitions.registration import forward, forward_pending
 from coordinator.app.competitions.tickets import InvoiceWatcher
 from coordinator.app.tasks import BackgroundTasks, run_periodically
@@ -54,6 +55,7 @@ class CompetitionServices:
     sender: PayoutSender = field(init=False)
     invoices: InvoiceWatcher = field(init=False)
     board: Leaderboard = field(init=False)
+    lists: ReadCache = field(default_factory=ReadCache)
     reconciled: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:

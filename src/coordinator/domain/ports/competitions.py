@@ -36,6 +36,11 @@ Rotate = Callable[[uuid.UUID], tuple[bytes, str]]
 
 
 class CompetitionStore(Protocol):
+    def version(self) -> int:
+        """A number that changes whenever a write committed: a result read while it had one
+        value is current for as long as it keeps that value (read it before reading)."""
+        ...
+
     # -- competitions ---------------------------------------------------------------------
 
     async def create(
