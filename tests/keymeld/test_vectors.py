@@ -207,3 +207,12 @@ def test_peer_json_is_read_strictly() -> None:
     assert as_uuid("0190A1B2-C3D4-7E5F-8A9B-0C1D2E3F4A5B", "id") == KEYGEN_ID
     with pytest.raises(WireError):
         as_uuid("0190a1b2c3d47e5f8a9b0c1d2e3f4a5b", "id")
+
+
+def test_encrypted_data_hex_is_read_strictly() -> None:
+    cipher = SessionCipher(bytes(range(32)))
+    text = cipher.encrypt_hex("session_data", b"payload")
+    assert cipher.decrypt_hex("session_data", text.upper()) == b"payload"
+    for bad in (text[:2] + " " + text[2:], text + "\n", text[:-1], text[:-1] + "g", "é" + text):
+        with pytest.raises(KeymeldCryptoError, match="not hex"):
+            cipher.decrypt_hex("session_data", bad)
