@@ -77,8 +77,14 @@ async def kickoff(stack: DevnetStack, entries: int, places: int) -> dict[str, An
         await s.aclose()
 
 
+#: Seconds after the last scheduled request that answers are still waited for; requests not
+#: answered by then are abandoned and counted (their latency is at least the time waited).
+DRAIN_SECS = 15.0
+
+
 async def open_loop(url: str, rate: float, secs: float) -> dict[str, float]:
-    """Requests at ``rate``/s for ``secs``; latency from each request's scheduled time."""
+    """Requests at ``rate``/s for ``secs``; latency from each request's scheduled time. Stops by
+    itself ``DRAIN_SECS`` after the last request was due, answered or not."""
     latencies: list[float] = []
     errors = 0
     total = int(rate * secs)
@@ -98,13 +104,21 @@ async def open_loop(url: str, rate: float, secs: float) -> dict[str, float]:
                 errors += 1
             latencies.append(time.perf_counter() - scheduled)
 
-        await asyncio.gather(*(one(i) for i in range(total)))
+        tasks = [asyncio.create_task(one(i)) for i in range(total)]
+        _, pending = await asyncio.wait(tasks, timeout=secs + DRAIN_SECS)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        waited = time.perf_counter() - start
+    unanswered = total - len(latencies)
+    latencies += [waited - i / rate for i in range(total - unanswered, total)]  # lower bounds
     latencies.sort()
     return {
         "requests": total,
         "p50_ms": 1000 * statistics.median(latencies),
         "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))],
         "errors": errors,
+        "unanswered": unanswered,
     }
 
 
@@ -125,18 +139,22 @@ async def api_load(
             "competitions list": f"{base}/api/v1/competitions",
             "leaderboard": f"{base}/api/v1/competitions/{board}/leaderboard",
         }
-        async with httpx.AsyncClient() as http:
+        sizes = {}
+        async with httpx.AsyncClient(trust_env=False) as http:
             for name, url in list(routes.items()):
-                status = (await http.get(url)).status_code
-                if status != 200:
-                    print(f"  {name}: {url} answers {status}; not measured")
+                answer = await http.get(url)
+                sizes[name] = len(answer.content)
+                if answer.status_code != 200:
+                    print(f"  {name}: {url} answers {answer.status_code}; not measured")
                     del routes[name]
         for name, url in routes.items():
             figures = await open_loop(url, rate, secs)
             print(
-                f"  {name:18s} {figures['requests']:5.0f} requests at {rate:.0f}/s: "
+                f"  {name:18s} ({sizes[name] / 1000:.0f} kB) "
+                f"{figures['requests']:5.0f} requests at {rate:.0f}/s: "
                 f"p50 {figures['p50_ms']:7.1f} ms  p99 {figures['p99_ms']:7.1f} ms  "
-                f"errors {figures['errors']:.0f}"
+                f"errors {figures['errors']:.0f}  unanswered after {DRAIN_SECS:.0f} s "
+                f"{figures['unanswered']:.0f}"
             )
     finally:
         await s.aclose()
