@@ -8,6 +8,7 @@ nothing extra; a board is built again only after a write to the store or a new w
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from dataclasses import dataclass
@@ -43,6 +44,7 @@ class Leaderboard:
         self.lc = lc
         self._cache: dict[uuid.UUID, _Weather] = {}
         self._boards: dict[uuid.UUID, _Board] = {}
+        self._building: dict[uuid.UUID, asyncio.Lock] = {}
 
     async def _weather(self, c: Competition) -> _Weather:
         cached = self._cache.get(c.id)
@@ -67,18 +69,32 @@ class Leaderboard:
 
     async def rows(self, competition_id: uuid.UUID) -> dict[str, Any]:
         """The board; built again only after a write to the store or a new weather fetch."""
-        version = self.lc.store.version()
+        current = self._current(competition_id)
+        if current is not None:
+            return current
+        if len(self._building) >= MAX_BOARDS:
+            self._building.clear()
+        # One build at a time per competition: concurrent requests wait for it and share it.
+        async with self._building.setdefault(competition_id, asyncio.Lock()):
+            current = self._current(competition_id)
+            if current is not None:
+                return current
+            version = self.lc.store.version()
+            board, used = await self._build(competition_id)
+            if len(self._boards) >= MAX_BOARDS:
+                self._boards.clear()
+            self._boards[competition_id] = _Board(version, used, board)
+            return board
+
+    def _current(self, competition_id: uuid.UUID) -> dict[str, Any] | None:
         built = self._boards.get(competition_id)
-        if built is not None and built.version == version:
-            weather = self._cache.get(competition_id)
-            fresh = weather is not None and time.monotonic() - weather.fetched < CACHE_SECS
-            if built.weather is None or (built.weather is weather and fresh):
-                return built.board
-        board, used = await self._build(competition_id)
-        if len(self._boards) >= MAX_BOARDS:
-            self._boards.clear()
-        self._boards[competition_id] = _Board(version, used, board)
-        return board
+        if built is None or built.version != self.lc.store.version():
+            return None
+        weather = self._cache.get(competition_id)
+        fresh = weather is not None and time.monotonic() - weather.fetched < CACHE_SECS
+        if built.weather is None or (built.weather is weather and fresh):
+            return built.board
+        return None
 
     async def _build(self, competition_id: uuid.UUID) -> tuple[dict[str, Any], _Weather | None]:
         c = await self.lc.store.load(competition_id, documents=False)
