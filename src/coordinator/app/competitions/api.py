@@ -115,15 +115,19 @@ async def list_competitions(
     """Newest first. Lists leave out the large documents (announcement, contract
     parameters, signed contract): ask for one competition for those."""
     states = status_filter(status)  # refuses an unknown status before anything is cached
-    key, version = (limit, cursor, status), svc.lc.store.version()
-    cached = svc.lists.get(key, version)
-    if cached is not None:
-        return Response(cached.body, media_type="application/json", headers=cached.headers)
-    page = await svc.lc.store.page(limit, cursor, states)
-    response = paged([competition_json(c) for c in page.items], page.next_cursor)
-    headers = {NEXT_CURSOR: page.next_cursor} if page.next_cursor else {}
-    svc.lists.put(key, version, Answer(bytes(response.body), headers))
-    return response
+    key = (limit, cursor, status)
+    answer = svc.lists.get(key, svc.lc.store.version())
+    if answer is None:
+        async with svc.lists.build_lock(key):
+            version = svc.lc.store.version()  # read before the build: a write meanwhile voids it
+            answer = svc.lists.get(key, version)
+            if answer is None:
+                page = await svc.lc.store.page(limit, cursor, states)
+                response = paged([competition_json(c) for c in page.items], page.next_cursor)
+                headers = {NEXT_CURSOR: page.next_cursor} if page.next_cursor else {}
+                answer = Answer(bytes(response.body), headers)
+                svc.lists.put(key, version, answer)
+    return Response(answer.body, media_type="application/json", headers=answer.headers)
 
 
 @router.get("/competitions/{competition_id}")

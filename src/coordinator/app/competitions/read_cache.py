@@ -7,6 +7,7 @@ the same: never stale, and a busy list costs one query per write instead of one 
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass, field
@@ -27,6 +28,15 @@ class ReadCache:
 
     size: int = MAX_ANSWERS
     _answers: OrderedDict[Hashable, tuple[int, Answer]] = field(default_factory=OrderedDict)
+    _builds: dict[Hashable, asyncio.Lock] = field(default_factory=dict)
+
+    def build_lock(self, key: Hashable) -> asyncio.Lock:
+        """One build at a time per key: readers that arrive meanwhile wait and take its answer
+        instead of each building the same one."""
+        if len(self._builds) >= self.size:
+            for idle in [k for k, lock in self._builds.items() if not lock.locked()]:
+                del self._builds[idle]
+        return self._builds.setdefault(key, asyncio.Lock())
 
     def get(self, key: Hashable, version: int) -> Answer | None:
         found = self._answers.get(key)
