@@ -118,6 +118,31 @@ async def test_claim_continues_from_an_outcome_someone_else_broadcast(
     assert states[-2:] == [ClaimState.BROADCAST, ClaimState.CLAIMED]
 
 
+async def test_win_in_the_mempool_is_waiting_not_broadcast_again(
+    chain: ChainHandle, esplora: EsploraClient
+) -> None:
+    comp = build_competition(chain, 3, 1, delta=DELTA)
+    attestation = comp.attestation((0,))
+    who = claimant(comp, 0)
+    progress = await claim_step(esplora, comp.signed, who, attestation)
+    broadcasts = []
+    for _ in range(30):  # mine until the win transaction has just been broadcast
+        if progress.state is ClaimState.BROADCAST:
+            broadcasts.append(progress.txid)
+            if len(broadcasts) == 3:  # outcome, split, win
+                break
+        chain.mine(1)
+        progress = await claim_step(esplora, comp.signed, who, attestation)
+    assert len(broadcasts) == 3, broadcasts
+    # Polled again before a block: it waits for the same transaction, and says so once.
+    again = await claim_step(esplora, comp.signed, who, attestation)
+    assert again.state is ClaimState.WAITING and again.txid == broadcasts[-1]
+    assert again.detail == "the win transaction is in the mempool"
+    chain.mine(1)
+    done = await claim_step(esplora, comp.signed, who, attestation)
+    assert done.state is ClaimState.CLAIMED and done.txid == broadcasts[-1]
+
+
 async def test_loser_and_wrong_ticket(chain: ChainHandle, esplora: EsploraClient) -> None:
     comp = build_competition(chain, 3, 1, delta=DELTA)
     attestation = comp.attestation((0,))

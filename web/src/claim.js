@@ -226,7 +226,7 @@ async function claimWin(chain, contract, claimant, outcome, splitTxid) {
   if (spend !== null && spend.spent) {
     if (await spentByWinLeaf(chain, contract, claimant.playerIndex, spend)) {
       const confirmed = Boolean(spend.status?.confirmed);
-      return result(confirmed ? 'claimed' : 'broadcast', `the win transaction is ${confirmed ? 'confirmed' : 'in the mempool'}`, { txid: spend.txid, outcome });
+      return result(confirmed ? 'claimed' : 'waiting', `the win transaction is ${confirmed ? 'confirmed' : 'in the mempool'}`, { txid: spend.txid, outcome });
     }
     return result('taken', `the split output was spent by ${spend.txid} (sold back, closed or reclaimed)`, { txid: spend.txid, outcome });
   }

@@ -275,9 +275,10 @@ async def _claim_win(
     spend = await chain.output_spend(split_txid, vout)
     if spend is not None and spend.spent:
         if await _spent_by_win_leaf(chain, signed, win, spend):
+            # In the mempool it is waiting for a block: BROADCAST means "just broadcast now".
             confirmed = spend.status is not None and spend.status.confirmed
             return ClaimProgress(
-                ClaimState.CLAIMED if confirmed else ClaimState.BROADCAST,
+                ClaimState.CLAIMED if confirmed else ClaimState.WAITING,
                 "the win transaction is " + ("confirmed" if confirmed else "in the mempool"),
                 spend.txid, outcome=outcome,
             )  # fmt: skip
