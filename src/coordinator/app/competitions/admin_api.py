@@ -10,8 +10,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from coordinator.app.auth import AdminDep
 from coordinator.app.bitcoin import Bitcoin
@@ -66,7 +65,7 @@ async def list_all(
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     cursor: uuid.UUID | None = None,
     status: Annotated[str | None, Query(max_length=32)] = None,
-) -> JSONResponse:
+) -> Response:
     page = await svc.lc.store.page(limit, cursor, status_filter(status))
     items = [{**competition_json(c), "history": history_json(c)} for c in page.items]
     return paged(items, page.next_cursor)

@@ -8,11 +8,11 @@ Unknown ids are 404; refused requests change nothing.
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from fastapi.responses import JSONResponse
 
 from coordinator.app.auth import NostrCaller, nostr_caller
 from coordinator.app.competitions import entries as entry_service
@@ -97,9 +97,18 @@ def status_filter(status: str | None) -> frozenset[State] | None:
     return STATUS_GROUPS[status]
 
 
-def paged(items: list[dict[str, Any]], cursor: str | None) -> JSONResponse:
-    headers = {NEXT_CURSOR: cursor} if cursor else {}
-    return JSONResponse(items, headers=headers)
+def page_answer(items: list[dict[str, Any]], cursor: str | None) -> Answer:
+    """A page of a list as JSON, with the cursor of the next page in its headers."""
+    body = json.dumps(items, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    return Answer(body.encode(), {NEXT_CURSOR: cursor} if cursor else {})
+
+
+def answered(answer: Answer) -> Response:
+    return Response(answer.body, media_type="application/json", headers=answer.headers)
+
+
+def paged(items: list[dict[str, Any]], cursor: str | None) -> Response:
+    return answered(page_answer(items, cursor))
 
 
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
@@ -118,16 +127,14 @@ async def list_competitions(
     key = (limit, cursor, status)
     answer = svc.lists.get(key, svc.lc.store.version())
     if answer is None:
-        async with svc.lists.build_lock(key):
+        async with svc.lists.building(key):
             version = svc.lc.store.version()  # read before the build: a write meanwhile voids it
             answer = svc.lists.get(key, version)
             if answer is None:
                 page = await svc.lc.store.page(limit, cursor, states)
-                response = paged([competition_json(c) for c in page.items], page.next_cursor)
-                headers = {NEXT_CURSOR: page.next_cursor} if page.next_cursor else {}
-                answer = Answer(bytes(response.body), headers)
+                answer = page_answer([competition_json(c) for c in page.items], page.next_cursor)
                 svc.lists.put(key, version, answer)
-    return Response(answer.body, media_type="application/json", headers=answer.headers)
+    return answered(answer)
 
 
 @router.get("/competitions/{competition_id}")
@@ -238,7 +245,7 @@ async def list_entries(
     limit: Limit = 50,
     cursor: uuid.UUID | None = None,
     event_id: uuid.UUID | None = None,
-) -> JSONResponse:
+) -> Response:
     """The caller's entries, newest first."""
     page = await svc.lc.store.entries_page(caller.pubkey, limit, cursor, event_id)
     items = [entry_json(e, await svc.lc.store.payouts_of_entry(e.id)) for e in page.items]

@@ -8,13 +8,13 @@ nothing extra; a board is built again only after a write to the store or a new w
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from dataclasses import dataclass
 from typing import Any, Final
 
 from coordinator.app.competitions.context import Lifecycle
+from coordinator.app.single_flight import KeyedLocks
 from coordinator.domain.competitions.records import Competition
 from coordinator.domain.scoring import ScoringRules, leaderboard, score_card
 from coordinator_core.errors import CoordinatorError, NotFoundError
@@ -44,7 +44,7 @@ class Leaderboard:
         self.lc = lc
         self._cache: dict[uuid.UUID, _Weather] = {}
         self._boards: dict[uuid.UUID, _Board] = {}
-        self._building: dict[uuid.UUID, asyncio.Lock] = {}
+        self._building = KeyedLocks()
 
     async def _weather(self, c: Competition) -> _Weather:
         cached = self._cache.get(c.id)
@@ -72,10 +72,8 @@ class Leaderboard:
         current = self._current(competition_id)
         if current is not None:
             return current
-        if len(self._building) >= MAX_BOARDS:
-            self._building.clear()
         # One build at a time per competition: concurrent requests wait for it and share it.
-        async with self._building.setdefault(competition_id, asyncio.Lock()):
+        async with self._building.hold(competition_id):
             current = self._current(competition_id)
             if current is not None:
                 return current

@@ -7,11 +7,13 @@ the same: never stale, and a busy list costs one query per write instead of one 
 
 from __future__ import annotations
 
-import asyncio
 from collections import OrderedDict
 from collections.abc import Hashable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Final
+
+from coordinator.app.single_flight import KeyedLocks
 
 MAX_ANSWERS: Final = 64
 
@@ -28,15 +30,12 @@ class ReadCache:
 
     size: int = MAX_ANSWERS
     _answers: OrderedDict[Hashable, tuple[int, Answer]] = field(default_factory=OrderedDict)
-    _builds: dict[Hashable, asyncio.Lock] = field(default_factory=dict)
+    _builds: KeyedLocks = field(default_factory=KeyedLocks)
 
-    def build_lock(self, key: Hashable) -> asyncio.Lock:
+    def building(self, key: Hashable) -> AbstractAsyncContextManager[None]:
         """One build at a time per key: readers that arrive meanwhile wait and take its answer
         instead of each building the same one."""
-        if len(self._builds) >= self.size:
-            for idle in [k for k, lock in self._builds.items() if not lock.locked()]:
-                del self._builds[idle]
-        return self._builds.setdefault(key, asyncio.Lock())
+        return self._builds.hold(key)
 
     def get(self, key: Hashable, version: int) -> Answer | None:
         found = self._answers.get(key)

@@ -1,0 +1,93 @@
+"""Single-flight builds of the public read routes: one build at a time per key, shared by the
+requests that arrive meanwhile, and no lock kept once nobody uses it."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from coordinator.app.competitions.api import list_competitions
+from coordinator.app.single_flight import KeyedLocks
+from tests.lifecycle.factories import make_terms
+from tests.lifecycle.world import World, create
+
+
+async def test_one_holder_per_key_and_no_lock_left_behind() -> None:
+    locks = KeyedLocks()
+    inside: dict[str, int] = {"a": 0, "b": 0}
+    most: dict[str, int] = {"a": 0, "b": 0}
+
+    async def use(key: str) -> None:
+        async with locks.hold(key):
+            inside[key] += 1
+            most[key] = max(most[key], inside[key])
+            await asyncio.sleep(0.005)
+            inside[key] -= 1
+
+    await asyncio.gather(*(use(k) for k in "ababab"))
+    assert most == {"a": 1, "b": 1} and len(locks) == 0
+
+
+async def test_a_lock_with_waiters_is_kept_and_a_failing_holder_releases_it() -> None:
+    locks = KeyedLocks()
+    release = asyncio.Event()
+    order: list[str] = []
+
+    async def first() -> None:
+        async with locks.hold("k"):
+            order.append("first")
+            await release.wait()
+            raise RuntimeError("build failed")
+
+    async def second() -> None:
+        async with locks.hold("k"):
+            order.append("second")
+
+    one = asyncio.create_task(first())
+    await asyncio.sleep(0)
+    two = asyncio.create_task(second())
+    await asyncio.sleep(0)
+    assert len(locks) == 1 and order == ["first"]  # the waiter shares the holder's lock
+    release.set()
+    with pytest.raises(RuntimeError):
+        await one
+    await two
+    assert order == ["first", "second"] and len(locks) == 0
+
+
+def counting(obj: Any, name: str) -> Callable[[], int]:
+    """Wrap ``obj.name`` so that its calls are counted; returns the count."""
+    calls = 0
+    original = getattr(obj, name)
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(0.01)  # let the other requests arrive during the build
+        return await original(*args, **kwargs)
+
+    setattr(obj, name, counted)
+    return lambda: calls
+
+
+@pytest.mark.slow
+async def test_concurrent_reads_share_one_build(world: World) -> None:
+    terms = make_terms(3, 1, now=world.now(), start_in=dt.timedelta(minutes=30), values=1,
+                       locations=("KORD",))  # fmt: skip
+    await create(world, terms)
+    svc = world.services
+    pages = counting(svc.lc.store, "page")
+    lists = await asyncio.gather(*(list_competitions(svc, 10, None, None) for _ in range(20)))
+    assert pages() == 1
+    assert {bytes(r.body) for r in lists} == {bytes(lists[0].body)}
+    assert [c["id"] for c in json.loads(lists[0].body)] == [str(terms.id)]
+
+    loads = counting(svc.lc.store, "load")
+    boards = await asyncio.gather(*(svc.board.rows(terms.id) for _ in range(20)))
+    assert loads() == 1 and all(b == boards[0] for b in boards)
+    assert boards[0]["competition_id"] == str(terms.id)
