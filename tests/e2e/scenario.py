@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from coordinator.player.api import retry_while_unavailable
 from coordinator.player.client import EntryRecord
 from coordinator_core.ids import uuid7
 from coordinator_core.observations import StationPicks
@@ -186,7 +187,9 @@ class Scenario:
         handle = await self.stack.new_player(name, balance_sats)
         before = await self.node_msat(handle.node.alias)
         player = handle.player
-        record = await self.retrying(lambda: self.call(lambda: player.reserve(_uuid(run.id))))
+        record = await retry_while_unavailable(
+            lambda: self.call(lambda: player.reserve(_uuid(run.id)))
+        )
         await self.call(lambda: player.register(record))
         entrant = Entrant(handle, record, before)
         run.entrants.append(entrant)
@@ -199,19 +202,6 @@ class Scenario:
 
     async def fill(self, run: CompetitionRun, choices: Sequence[dict[str, str]]) -> list[Entrant]:
         return [await self.enter(run, f"p{i}", choice) for i, choice in enumerate(choices)]
-
-    async def retrying(self, action: Callable[[], Any], attempts: int = 40) -> Any:
-        """Retry while the coordinator answers 503 (e.g. the signing session is opening)."""
-        from coordinator.player.api import ApiError
-
-        for attempt in range(attempts):
-            try:
-                return await action()
-            except ApiError as exc:
-                if exc.status != 503 or attempt == attempts - 1:
-                    raise
-                await asyncio.sleep(0.5)
-        raise AssertionError("unreachable")
 
     # -- observing ----------------------------------------------------------------------------
 

@@ -8,11 +8,13 @@ server's status and message.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 from urllib.parse import urlencode
 
 import httpx
@@ -37,6 +39,24 @@ class ApiError(CoordinatorError):
         super().__init__(f"HTTP {status}: {message}")
         self.status = status
         self.body = body
+
+
+T = TypeVar("T")
+
+
+async def retry_while_unavailable(
+    action: Callable[[], Awaitable[T]], attempts: int = 40, pause_secs: float = 0.5
+) -> T:
+    """Run ``action`` again while the coordinator answers 503 (a competition's signing session
+    still opening, its Lightning node away); any other error, or the last 503, is raised."""
+    for _ in range(attempts - 1):
+        try:
+            return await action()
+        except ApiError as exc:
+            if exc.status != 503:
+                raise
+        await asyncio.sleep(pause_secs)
+    return await action()
 
 
 def _error_message(body: Any) -> str:

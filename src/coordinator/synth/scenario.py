@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 
 from coordinator.adapters.lightning import LndRestClient, ReconnectPolicy
-from coordinator.player.api import CoordinatorApi
+from coordinator.player.api import CoordinatorApi, retry_while_unavailable
 from coordinator.player.client import EntryRecord, Player
 from coordinator.player.identity import PlayerIdentity
 from coordinator.synth.store import SynthStore
@@ -280,7 +280,7 @@ class FullLifecycle:
         api = CoordinatorApi(self.config.coordinator_url, identity.nostr_secret)
         self._closers += [lightning.aclose, api.aclose]
         player = Player(identity, api, None, lightning, self._trust())
-        record = await _retry_503(lambda: player.reserve(uuid.UUID(competition_id)))
+        record = await retry_while_unavailable(lambda: player.reserve(uuid.UUID(competition_id)))
         await player.register(record)
         await player.pay(record)
         await player.wait_for_ticket(record, timeout_secs=60)
@@ -348,17 +348,3 @@ class FullLifecycle:
             if mine:
                 await self._mine()
             await asyncio.sleep(self.config.poll_secs)
-
-
-async def _retry_503(action: Callable[[], Awaitable[Any]], attempts: int = 40) -> Any:
-    """Reservations answer 503 while the competition's signing session opens."""
-    from coordinator.player.api import ApiError
-
-    for attempt in range(attempts):
-        try:
-            return await action()
-        except ApiError as exc:
-            if exc.status != 503 or attempt == attempts - 1:
-                raise
-            await asyncio.sleep(0.5)
-    raise ScenarioFailed("unreachable")
