@@ -1,9 +1,12 @@
 """Cost of authentication: NIP-98 verification per request, and username login.
 
 * NIP-98: ``verify_auth_header`` on fresh headers (a POST with a 200-byte JSON body) with the
-  configured-origin check and the replay guard, in µs per request; then authenticated requests
-  over loopback HTTP against the real app (``POST /api/v1/users/login``), compared with the
-  same request without a header (refused before any work).
+  configured-origin check and the in-memory replay guard, in µs per request; the same gate with
+  the API's users.db replay guard (``SqliteReplayGuard``: one write transaction per request
+  through the database's writer thread), the guard alone, sequential and 16 concurrent, and
+  with two writers on one file (as two processes of a blue/green switch); then authenticated
+  requests over loopback HTTP against the real app (``POST /api/v1/users/login``), compared
+  with the same request without a header (refused before any work).
 * Login: Argon2id verification of a login key (the server's work per attempt), the client's
   scrypt stretch (``coordinator_core.login_keys``), and ``POST /api/v1/users/username/login``
   over HTTP, sequential and 8 concurrent.
@@ -31,9 +34,12 @@ sys.path.insert(0, str(REPO))
 from tests.conftest import free_port  # noqa: E402
 from tests.support.nostr_auth import NostrSigner  # noqa: E402
 
+from coordinator.adapters.sqlite import migrations  # noqa: E402
+from coordinator.adapters.sqlite.database import Database  # noqa: E402
+from coordinator.adapters.sqlite.replay import SqliteReplayGuard  # noqa: E402
 from coordinator.app.auth.accounts import Accounts  # noqa: E402
 from coordinator.app.listeners import ListenerGroup  # noqa: E402
-from coordinator.config import load_settings  # noqa: E402
+from coordinator.config import DbSettings, load_settings  # noqa: E402
 from coordinator_core.http_origin import OriginPolicy  # noqa: E402
 from coordinator_core.login_keys import derive_login_keys, register_body  # noqa: E402
 from coordinator_core.nip98 import MemoryReplayGuard, verify_auth_header  # noqa: E402
@@ -71,6 +77,64 @@ def bench_verify(count: int) -> None:
         times.append(time.perf_counter() - start)
     print("NIP-98 verification (in process, fresh header each):")
     line("verify_auth_header + origins + replay guard", times, "µs")
+
+
+async def bench_sqlite_gate(count: int) -> None:
+    signer = NostrSigner(secrets.token_bytes(32))
+    policy = OriginPolicy.from_config(["http://127.0.0.1:9990", "http://localhost:9990"])
+    body = json.dumps({"encrypted_bitcoin_private_key": "A" * 160, "network": "regtest"}).encode()
+    target = "/api/v1/users/register"
+    url = "http://127.0.0.1:9990" + target
+    headers = [signer.header("POST", url, body) for _ in range(count)]
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "users.db"
+        migrations.migrate("users", path)
+        databases = [Database("users", path, DbSettings(read_connections=1)) for _ in range(2)]
+        for db in databases:
+            db.open()
+        try:
+            guard, other = (SqliteReplayGuard(db, 100_000) for db in databases)
+            for i in range(200):  # warm up
+                await guard.consume(secrets.token_hex(32), 0, i)
+            gate = []
+            for header in headers:
+                start = time.perf_counter()
+                now = int(time.time())
+                urls = policy.expected_urls("127.0.0.1", {}, target)
+                auth = verify_auth_header(header, urls, "POST", body, now=now)
+                assert await guard.consume(auth.event_id, auth.created_at, now)
+                gate.append(time.perf_counter() - start)
+            alone = []
+            for _ in range(count):
+                event_id, now = secrets.token_hex(32), int(time.time())
+                start = time.perf_counter()
+                assert await guard.consume(event_id, now, now)
+                alone.append(time.perf_counter() - start)
+            print("NIP-98 gate with the users.db replay guard (WAL, synchronous=NORMAL):")
+            line("verify + origins + users.db guard", gate, "µs")
+            line("users.db guard alone (one write txn)", alone, "µs")
+            for label, guards in (
+                ("16 concurrent, one writer", [guard]),
+                ("16 concurrent, two writers on one file", [guard, other]),
+            ):
+                ids = [secrets.token_hex(32) for _ in range(count)]
+                now = int(time.time())
+                start = time.perf_counter()
+                for k in range(0, count, 16):
+                    await asyncio.gather(
+                        *(
+                            guards[n % len(guards)].consume(i, now, now)
+                            for n, i in enumerate(ids[k : k + 16])
+                        )
+                    )
+                elapsed = time.perf_counter() - start
+                print(
+                    f"  {'guard, ' + label:<44} {elapsed / count * 1e6:8.1f} µs per "
+                    f"event ({count / elapsed:,.0f} events/s)"
+                )
+        finally:
+            for db in databases:
+                db.close()
 
 
 async def bench_http(requests: int, logins: int) -> None:
@@ -180,6 +244,7 @@ def main() -> None:
     parser.add_argument("--logins", type=int, default=40)
     args = parser.parse_args()
     bench_verify(args.requests)
+    asyncio.run(bench_sqlite_gate(args.requests))
     asyncio.run(bench_http(args.requests // 4, args.logins))
 
 

@@ -48,6 +48,20 @@ class Nip98Error(AuthError):
         super().__init__(status, code, detail)
 
 
+class ReplayedEventError(Nip98Error):
+    """401 ``replayed_event``: the authorization event was accepted before."""
+
+    def __init__(self) -> None:
+        super().__init__(401, "replayed_event", "this authorization was already used")
+
+
+class ReplayGuardFullError(Nip98Error):
+    """503 ``replay_guard_full``: a replay guard holds its capacity of fresh events."""
+
+    def __init__(self) -> None:
+        super().__init__(503, "replay_guard_full", "too many recent requests; retry later")
+
+
 @dataclass(frozen=True)
 class Nip98Auth:
     """A verified request signer."""
@@ -71,6 +85,9 @@ class MemoryReplayGuard:
     An event id is remembered until its ``created_at`` leaves the freshness window (after that
     the timestamp check refuses it anyway). At most ``capacity`` ids are held; when that many
     fresh ids are held, new events are refused with 503 rather than forgetting a live one.
+    A restart forgets everything: the coordinator's API uses the users.db guard instead
+    (``coordinator.adapters.sqlite.replay``); :meth:`consume` is the same check for callers
+    that await it.
     """
 
     def __init__(
@@ -94,10 +111,14 @@ class MemoryReplayGuard:
             if event_id in self._seen:
                 return False
             if len(self._seen) >= self._capacity:
-                raise Nip98Error(503, "replay_guard_full", "too many recent requests; retry later")
+                raise ReplayGuardFullError()
             self._seen.add(event_id)
             heapq.heappush(self._expiry, (created_at + self._window, event_id))
             return True
+
+    async def consume(self, event_id: str, created_at: int, now: int) -> bool:
+        """:meth:`first_use`, awaitable (the coordinator's ``ReplayGuard`` port)."""
+        return self.first_use(event_id, created_at, now)
 
 
 def payload_hash(body: bytes) -> str:
@@ -201,7 +222,9 @@ def verify_auth_header(
     """Check a NIP-98 header for a request with ``method`` and ``body`` whose URL is ``url``
     (or any one of several URLs the server answers to: an empty collection matches nothing).
 
-    Raises :class:`Nip98Error` with the status and code of the first failed check.
+    Raises :class:`Nip98Error` with the status and code of the first failed check. The replay
+    check comes last; a caller whose guard is awaited (the coordinator's users.db guard) passes
+    none and consumes :attr:`Nip98Auth.event_id` after this returns.
     """
     now = int(time.time()) if now is None else now
     event = parse_auth_event(header)
@@ -230,7 +253,7 @@ def verify_auth_header(
         detail = "payload tag missing" if signed_payload is None else "payload tag is not the body"
         raise Nip98Error(400, "invalid_payload", f"{detail} hash")
     if replay_guard is not None and not replay_guard.first_use(event.id, event.created_at, now):
-        raise Nip98Error(401, "replayed_event", "this authorization was already used")
+        raise ReplayedEventError()
     return Nip98Auth(event.pubkey, event.id, event.created_at)
 
 

@@ -101,5 +101,5 @@ def test_cli_migrate_status_rollback(tmp_path: Path) -> None:
     assert "competitions\t0001_initial\tapplied" in status
     assert "users\t0001_initial\tapplied" in status
     rolled = run("rollback", "--db", "users", "--count", "9")
-    assert "rolled back 0002_accounts, 0001_initial" in rolled
+    assert "rolled back 0003_nip98_consumption, 0002_accounts, 0001_initial" in rolled
     assert "users\t0001_initial\tpending" in run("status", "--db", "users")

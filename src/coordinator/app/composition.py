@@ -24,6 +24,7 @@ from coordinator.adapters.sqlite import identity, migrations
 from coordinator.adapters.sqlite.competitions import SqliteCompetitionStore
 from coordinator.adapters.sqlite.cpfp import SqliteCpfpStore
 from coordinator.adapters.sqlite.database import Database
+from coordinator.adapters.sqlite.replay import SqliteReplayGuard
 from coordinator.adapters.sqlite.users import SqliteUserStore
 from coordinator.adapters.wallet.bdk_wallet import BdkWallet
 from coordinator.config import Settings
@@ -34,6 +35,7 @@ from coordinator.domain.ports.competitions import CompetitionStore
 from coordinator.domain.ports.cpfp import CpfpStore
 from coordinator.domain.ports.lightning import LightningNode
 from coordinator.domain.ports.oracle import OraclePort
+from coordinator.domain.ports.replay import ReplayGuard
 from coordinator.domain.ports.signer import Signer
 from coordinator.domain.ports.users import UserStore
 from coordinator.domain.ports.wallet import Wallet
@@ -112,6 +114,12 @@ def cpfp_store(db: Store) -> CpfpStore:
 def user_store(db: Store) -> UserStore:
     """The accounts store on the users database."""
     return SqliteUserStore(_sqlite(db))
+
+
+def replay_guard(settings: Settings, db: Store) -> ReplayGuard:
+    """The NIP-98 replay guard on the users database, shared by every listener and by every
+    process on the data folder (``[auth] replay_capacity`` fresh events)."""
+    return SqliteReplayGuard(_sqlite(db), settings.auth.replay_capacity)
 
 
 def backup_replicas(settings: Settings) -> BackupReplicas:

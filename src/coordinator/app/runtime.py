@@ -28,10 +28,10 @@ from coordinator.config import Settings
 from coordinator.domain.keys import CoordinatorKeys
 from coordinator.domain.ports.lightning import LightningNode
 from coordinator.domain.ports.oracle import OraclePort
+from coordinator.domain.ports.replay import ReplayGuard
 from coordinator_core.errors import ConfigError
 from coordinator_core.faults import ENV_VAR as CRASH_POINTS_ENV
 from coordinator_core.faults import crash_points_requested
-from coordinator_core.nip98 import MemoryReplayGuard
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ class Runtime:
     databases: dict[str, Store]
     keys: CoordinatorKeys
     admin_token: AdminToken
-    replay_guard: MemoryReplayGuard
+    replay_guard: ReplayGuard  # NIP-98, on users.db
     tasks: BackgroundTasks = field(default_factory=BackgroundTasks)
     bitcoin: Bitcoin | None = None  # chain source and wallet; set by ``start``
     integrity: IntegrityMonitor | None = None  # cached quick_check verdicts; set by ``start``
@@ -89,7 +89,7 @@ class Runtime:
                 databases=databases,
                 keys=keys,
                 admin_token=admin_token,
-                replay_guard=MemoryReplayGuard(capacity=settings.auth.replay_capacity),
+                replay_guard=composition.replay_guard(settings, databases["users"]),
             )
             users = composition.user_store(runtime.users_db)
             runtime.accounts = await asyncio.to_thread(

@@ -1,9 +1,10 @@
 """The NIP-98 gate of the HTTP API: ``caller: NostrCaller = Depends(nostr_caller)``.
 
 Each listener has its own :class:`OriginPolicy` (``app.state.origin_policy``: the URLs its
-clients sign); the replay guard is the runtime's, shared by every listener of the process. The
-raw body the ``payload`` tag is checked against is captured by :class:`RawBodyMiddleware` for
-requests that carry NIP-98, so a route's own body parsing (JSON or form) is unaffected.
+clients sign); the replay guard is the runtime's (on users.db), shared by every listener of the
+process and by every process on the same data folder. The raw body the ``payload`` tag is
+checked against is captured by :class:`RawBodyMiddleware` for requests that carry NIP-98, so a
+route's own body parsing (JSON or form) is unaffected.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from coordinator.domain.ports.replay import ReplayGuard
 from coordinator_core.http_origin import OriginPolicy, request_target
-from coordinator_core.nip98 import SCHEME, Nip98Error, ReplayGuard, verify_auth_header
+from coordinator_core.nip98 import SCHEME, Nip98Error, ReplayedEventError, verify_auth_header
 from coordinator_core.nostr import npub_encode
 
 RAW_BODY_SCOPE_KEY = "coordinator.raw_body"
@@ -51,20 +53,19 @@ async def raw_body(request: Request) -> bytes:
 async def verify_nostr_request(
     request: Request, policy: OriginPolicy, replay_guard: ReplayGuard
 ) -> NostrCaller:
-    """Verify the request's NIP-98 header against its URL, method and exact body."""
+    """Verify the request's NIP-98 header against its URL, method and exact body, then consume
+    its event in ``replay_guard`` (the last check, as in :func:`verify_auth_header`)."""
     target = request_target(
         request.scope.get("raw_path") or request.url.path.encode(),
         request.scope.get("query_string", b""),
     )
     urls = policy.expected_urls(peer_address(request), request.headers, target)
+    now = int(time.time())
     auth = verify_auth_header(
-        request.headers.get("authorization"),
-        urls,
-        request.method,
-        await raw_body(request),
-        now=int(time.time()),
-        replay_guard=replay_guard,
+        request.headers.get("authorization"), urls, request.method, await raw_body(request), now=now
     )
+    if not await replay_guard.consume(auth.event_id, auth.created_at, now):
+        raise ReplayedEventError()
     return NostrCaller.from_pubkey(auth.pubkey)
 
 

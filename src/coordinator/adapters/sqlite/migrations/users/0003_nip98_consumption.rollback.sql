@@ -1,0 +1,2 @@
+DROP TABLE nip98_consumption_count;
+DROP TABLE nip98_consumption;
