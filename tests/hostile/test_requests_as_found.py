@@ -18,14 +18,13 @@ from typing import Any
 
 import httpx
 import pytest
-from coincurve import PrivateKey
 
 from coordinator_core.bolt11 import InvalidInvoiceError, check_invoice, decode_invoice
 from coordinator_core.ids import uuid7
 from coordinator_core.keymeld.limits import REAL_GATEWAY
 from coordinator_core.nip98 import build_auth_header
-from devnet.lightning.invoices import encode_invoice
 from tests.hostile.conftest import CLIENT_SECRET, PAYER, LiveService, Stack
+from tests.support.invoices import MALFORMED_AMOUNTS, signed_invoice
 from tests.support.stack import HEALTH_PATH
 
 CHUNK = 64 * 1024
@@ -58,25 +57,7 @@ def balance_msat(stack: Stack) -> int:
     return int(node_view(stack)["balance_msat"])
 
 
-def invoice_with_prefix(amount_part: str, payment_hash: bytes | None = None) -> str:
-    """A correctly signed regtest invoice whose human-readable part is ``lnbcrt<amount_part>``."""
-    return encode_invoice(
-        PrivateKey().secret,
-        currency="bcrt" + amount_part,  # the package writes "ln" + currency as the prefix
-        payment_hash=payment_hash or os.urandom(32),
-        payment_secret=os.urandom(32),
-        amount_msat=None,
-        description="hostile",
-        created_at=int(time.time()),
-        expiry_secs=3600,
-    )
-
-
 # -- 1. BOLT11 amounts ---------------------------------------------------------------------------
-
-#: As found, then amounts above the money supply (21,000,001 BTC; 21 M BTC + 1 msat in pico).
-MALFORMED_AMOUNTS = ["-1m", "1.5m", "00001m", "11p", "210000001", "2100000000000000001p0",
-                     "21000001", "21000000000000000010p"]  # fmt: skip
 
 
 @pytest.mark.parametrize("amount", MALFORMED_AMOUNTS)
@@ -84,7 +65,7 @@ def test_bolt11_amounts_outside_the_grammar_are_refused_before_paying(
     stack: Stack, amount: str
 ) -> None:
     payment_hash = os.urandom(32)
-    invoice = invoice_with_prefix(amount, payment_hash)
+    invoice = signed_invoice(amount, payment_hash=payment_hash)
     assert invoice.startswith(f"lnbcrt{amount}1")
     with pytest.raises(InvalidInvoiceError):
         decode_invoice(invoice)
@@ -104,14 +85,14 @@ def test_bolt11_amounts_outside_the_grammar_are_refused_before_paying(
 
 
 def test_bolt11_amount_above_the_money_supply_is_refused() -> None:
-    over = invoice_with_prefix("21000001")  # 21,000,001 BTC
+    over = signed_invoice("21000001")  # 21,000,001 BTC
     with pytest.raises(InvalidInvoiceError, match="money supply"):
         decode_invoice(over)
-    supply = decode_invoice(invoice_with_prefix("21000000"))
+    supply = decode_invoice(signed_invoice("21000000"))
     assert supply.amount_msat == 21_000_000 * 10**11
     with pytest.raises(InvalidInvoiceError, match="money supply"):
         check_invoice(
-            decode_invoice(invoice_with_prefix("")),
+            decode_invoice(signed_invoice("")),
             network="regtest",
             amount_msat=21_000_000 * 10**11 + 1,
             now=time.time(),
@@ -277,7 +258,7 @@ def test_refused_streams_do_not_stay_counted_open(stack: Stack) -> None:
         assert subscribe.status_code == 400, subscribe.text
         send = http.post(
             f"/nodes/{PAYER}/v2/router/send",
-            json={"payment_request": invoice_with_prefix(""), "amt": 2**63 - 1},
+            json={"payment_request": signed_invoice(""), "amt": 2**63 - 1},
             headers=macaroon,
         )
         assert send.status_code == 400, send.text

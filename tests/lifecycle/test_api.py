@@ -3,6 +3,9 @@
 - The bad-input list: every route given malformed JSON, wrong types, oversize bodies, unknown
   ids, replayed authorizations and other users' objects answers a 4xx with a clear message,
   and nothing changes.
+- A winner asking to be paid with malformed, wrong-amount, wrong-network and expired invoices
+  is refused with a 4xx and the invoice's error, nothing is paid or recorded, and a correct
+  invoice afterwards is paid once.
 - ``coordinator admin`` over the admin listener.
 
 Whole competitions over HTTP are the end-to-end scenarios of ``tests/e2e``.
@@ -10,24 +13,36 @@ Whole competitions over HTTP are the end-to-end scenarios of ``tests/e2e``.
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
 import json
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
 import pytest
+from coincurve import PrivateKey
 
+from coordinator.player.api import ApiError
 from coordinator_core.ids import uuid7
 from coordinator_core.nip98 import build_auth_header
+from devnet.lightning.control import DevnetNode
 from tests.lifecycle.api_support import (
     create_body,
+    enter,
     fund_coordinator,
     picks,
     register,
     state,
+    until,
+    wait_state,
+    weather,
 )
-from tests.support.stack import DevnetStack, StackOptions, running_stack
+from tests.support.invoices import MALFORMED_AMOUNTS, signed_invoice, signer_of
+from tests.support.stack import COORDINATOR_NODE, DevnetStack, StackOptions, running_stack
+from ticketdlc.bitcoin.tx import Transaction
 
 pytestmark = pytest.mark.slow
 
@@ -388,6 +403,139 @@ async def test_bad_input_is_refused_and_changes_nothing(live: DevnetStack) -> No
     after = admin.call("GET", f"/api/v1/admin/competitions/{cid}")
     assert after == before  # nothing changed
     assert state(stack, cid) == "created"
+
+
+# -- payout invoices ------------------------------------------------------------------------------
+
+
+#: The refusal each bad invoice gets (part of its ``error``): the amount part is checked
+#: against BOLT11's grammar and the money supply, then the invoice against the payout.
+GRAMMAR, PICO, SUPPLY = "invalid BOLT11 prefix", "whole number of millisatoshis", "money supply"
+INVOICE_FAULTS = {
+    **{
+        f"amount {part!r}": fault
+        for part, fault in zip(
+            MALFORMED_AMOUNTS,
+            [GRAMMAR, GRAMMAR, GRAMMAR, PICO, SUPPLY, GRAMMAR, SUPPLY, SUPPLY],
+            strict=True,
+        )
+    },
+    "wrong amount": "differs from expected",
+    "wrong network": "invoice is for bitcoin, expected regtest",
+    "expired": "invoice expired",
+}
+
+
+async def test_payout_refuses_bad_invoices_then_pays_a_correct_one_once(
+    live: DevnetStack,
+) -> None:
+    """A winner of a competition whose payout window is open asks to be paid with invoices
+    that are validly encoded and signed but wrong in one way: each is refused with a 400 and
+    ``{"error": <the invoice's fault>}``, no payout is recorded, the coordinator's node attempts
+    no payment and the entry stays owed; then a correct invoice of its node is paid, once."""
+    stack = live
+    body = create_body(2, 1, start_in=dt.timedelta(minutes=5))
+    cid = stack.admin.call("POST", "/api/v1/competitions", body, expect=201)["id"]
+    winner, loser = await stack.new_player("winner"), await stack.new_player("loser")
+    record = await enter(stack, winner, cid, picks("Over", "Under", "Par"))
+    await enter(stack, loser, cid, picks("Under", "Over", "Over"))
+    await wait_state(stack, cid, "awaiting_attestation", within=180, mine=True)
+    stack.post_weather(**weather(body, 75.0))
+    stack.attest(cid)
+    await wait_state(stack, cid, "outcome_broadcasted", within=120)
+    await _mine_until_confirmed(stack, admin_view(stack, cid)["outcome_transaction"])
+    owed = await winner.player.owed_sats(record)
+    assert owed == body["total_competition_pool"]
+    now, payee = int(time.time()), PrivateKey()
+    malformed = {part: signed_invoice(part, secret=payee.secret) for part in MALFORMED_AMOUNTS}
+    for part, invoice in malformed.items():
+        # Encoded and signed correctly: only the amount part can be what gets it refused.
+        assert (
+            invoice.startswith(f"lnbcrt{part}1") and signer_of(invoice) == payee.public_key.format()
+        )
+    bad = {
+        **{f"amount {part!r}": invoice for part, invoice in malformed.items()},
+        "wrong amount": (
+            await winner.lightning.create_invoice((owed - 1) * 1000, 600, "short", cltv_expiry=3)
+        ).payment_request,
+        "wrong network": signed_invoice(f"{owed * 10}n", currency="bc", cltv_expiry=3),
+        "expired": signed_invoice(
+            f"{owed * 10}n", created_at=now - 7200, expiry_secs=3600, cltv_expiry=3
+        ),
+    }
+    assert set(bad) == set(INVOICE_FAULTS)
+
+    def payout_view() -> dict[str, Any]:
+        details = admin_view(stack, cid)
+        return {k: details[k] for k in ("state", "payouts", "owed_winners", "tickets")}
+
+    async def my_entry() -> dict[str, Any]:
+        return next(e for e in await winner.api.entries() if e["id"] == record.entry_id)
+
+    async with stack.lightning_control() as control:
+        node = await control.node(COORDINATOR_NODE)
+        before, sent_before, entry_before = payout_view(), await _payments(node), await my_entry()
+        refusals: dict[str, tuple[int, Any]] = {}
+        for name, invoice in bad.items():
+            with pytest.raises(ApiError) as refused:
+                await winner.player.request_payout(record, invoice)
+            refusals[name] = (refused.value.status, refused.value.body)
+        for name, (status, answer) in refusals.items():
+            assert status == 400, (name, status, answer)
+            assert isinstance(answer, dict) and set(answer) == {"error"}, (name, answer)
+            assert INVOICE_FAULTS[name] in answer["error"], (name, answer)
+        # Nothing changed: no payout row, no payment attempted, the entry still owed.
+        assert payout_view() == before and await my_entry() == entry_before
+        assert before["payouts"] == [] and entry_before["payout_status"] is None
+        assert await _payments(node) == sent_before
+        assert await winner.player.owed_sats(record) == owed
+
+        balance = await winner.balance_msat(control)
+        paid = await winner.player.invoice_and_request_payout(record)
+        assert paid["amount_sats"] == owed
+
+        async def settled() -> bool:
+            return [p["status"] for p in payout_view()["payouts"]] == ["succeeded"]
+
+        await until(settled, within=60)
+        assert await winner.balance_msat(control) == balance + owed * 1000
+        # Asking again is refused: the entry was paid (or, with every winner paid, the
+        # coordinator has already closed the contract cooperatively).
+        with pytest.raises(ApiError) as again:
+            await winner.player.invoice_and_request_payout(record)
+        assert again.value.status == 409, again.value
+        assert "already paid out" in again.value.message or "window is over" in again.value.message
+        assert len(payout_view()["payouts"]) == 1
+        assert await _payments(node) == sent_before + 1
+
+
+def admin_view(stack: DevnetStack, competition_id: str) -> dict[str, Any]:
+    found: dict[str, Any] = stack.admin.call("GET", f"/api/v1/admin/competitions/{competition_id}")
+    return found
+
+
+async def _mine_until_confirmed(stack: DevnetStack, raw_tx_hex: str) -> None:
+    txid = Transaction.from_hex(raw_tx_hex).txid_hex()
+
+    async def confirmed() -> bool:
+        return bool((await asyncio.to_thread(stack.chain.tx_status, txid)).get("confirmed"))
+
+    async def mine_one() -> None:
+        await asyncio.to_thread(stack.mine, 1)
+
+    await until(confirmed, within=60, step=mine_one)
+
+
+async def _payments(node: DevnetNode) -> int:
+    """How many payments ``node`` has attempted (any status), from its LND API."""
+    async with httpx.AsyncClient(base_url=node.base_url, timeout=30, trust_env=False) as lnd:
+        listed = await lnd.get(
+            "/v1/payments",
+            params={"include_incomplete": "true", "max_payments": "10000"},
+            headers={"Grpc-Metadata-macaroon": node.macaroon.hex()},
+        )
+        listed.raise_for_status()
+        return len(listed.json()["payments"])
 
 
 def test_admin_command_line(stack: DevnetStack) -> None:
