@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-# Fixtures other test packages share: ``devnet_chain`` (see tests/support/chain.py).
-pytest_plugins = ["tests.support.chain", "tests.support.stack"]
+# Fixtures other test packages share: ``devnet_chain`` (see tests/support/chain.py); the
+# fuzzing summary at the end of a run (tests/support/fuzz_report.py).
+pytest_plugins = ["tests.support.chain", "tests.support.stack", "tests.support.fuzz_report"]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED = REPO_ROOT.parent / "shared"

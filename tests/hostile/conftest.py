@@ -10,7 +10,6 @@ without an OpenAPI document of ours are listed in ``NOT_OURS``.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ import pytest
 from devnet.launcher import ServiceProcess, service_spec
 from devnet.services import SERVICES
 from tests.conftest import free_port
+from tests.support.fuzz_report import COUNTS as FUZZ_COUNTS
 from tests.support.stack import DevnetStack, StackOptions, running_stack
 
 ORACLE_SEED = "11" * 32
@@ -41,33 +41,16 @@ TARGET_NAMES = [spec.name for spec in SERVICES if spec.name not in NOT_OURS] + [
     "admin",
 ]
 
-#: Requests ``test_http_fuzz`` sent per target, the operations they covered and the statuses
-#: answered (reported at the end of the run: 2xx answers show the credentials got through).
-SENT: Counter[str] = Counter()
-OPERATIONS: dict[str, set[str]] = {}
-STATUSES: dict[str, Counter[str]] = {}
 #: How the LND gateway's gRPC refusals (HTTP 500 with a gRPC status body) are tallied.
 GRPC_REFUSAL = "LND gRPC refusals"
 
 
 def tally(target: str, operation: str, status: int, grpc_refusal: bool = False) -> None:
-    """Count one request ``test_http_fuzz`` sent and the class of its answer."""
-    SENT[target] += 1
-    OPERATIONS.setdefault(target, set()).add(operation)
+    """Count one request ``test_http_fuzz`` sent and the class of its answer (reported at the
+    end of the run by ``tests.support.fuzz_report``: 2xx answers show the credentials got
+    through)."""
     answer = GRPC_REFUSAL if grpc_refusal else "401/403" if status in (401, 403) else None
-    STATUSES.setdefault(target, Counter())[answer or f"{status // 100}xx"] += 1
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if not SENT:
-        return
-    terminalreporter.section("HTTP fuzzing: requests sent per target")
-    for name, count in SENT.items():
-        answers = ", ".join(f"{kind} {n}" for kind, n in sorted(STATUSES[name].items()))
-        terminalreporter.write_line(
-            f"{name}: {count} requests over {len(OPERATIONS[name])} operations ({answers})"
-        )
-    terminalreporter.write_line(f"total: {SENT.total()} requests")
+    FUZZ_COUNTS.request(target, operation, answer or f"{status // 100}xx")
 
 
 @dataclass(frozen=True)
