@@ -253,3 +253,26 @@ def test_both_verification_paths_agree(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setattr(musig_core, "_LIB_FAST_PATH", path)
         for psig, pubnonce, pk, expected in cases:
             assert musig2.partial_sig_verify_internal(psig, pubnonce, pk, session) is expected
+
+
+@pytest.mark.parametrize("with_adaptor", [False, True])
+def test_aggregate_session_equals_nonce_agg_then_session_values(with_adaptor: bool) -> None:
+    signers = make_signers(3)
+    msg = os.urandom(32)
+    pubkeys = tuple(musig2.key_sort([s.pk for s in signers]))
+    internal = musig2.get_xonly_pk(musig2.key_agg(pubkeys))
+    tweaks, is_xonly = (tap_tweak(internal, None).to_bytes(32, "big"),), (True,)
+    pubnonces = [musig2.nonce_gen(s.sk, s.pk, None, msg, None)[1] for s in signers]
+    adaptor = Point.from_secret(os.urandom(32)) if with_adaptor else None
+
+    aggnonce, values = musig_core.aggregate_session(
+        pubnonces, pubkeys, tweaks, is_xonly, msg, adaptor
+    )
+
+    assert aggnonce == musig2.nonce_agg(pubnonces)
+    expected = musig2.session_values(
+        SessionContext(aggnonce, pubkeys, tweaks, is_xonly, msg), adaptor
+    )
+    assert values == expected
+    with pytest.raises(musig_core.InvalidContributionError):
+        musig_core.aggregate_session([pubnonces[0][:65]], pubkeys, tweaks, is_xonly, msg)

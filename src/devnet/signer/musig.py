@@ -21,7 +21,7 @@ from typing import Final
 
 from ticketdlc.contract.engine import derive_nonce
 from ticketdlc.crypto import adaptor, bip340, musig2
-from ticketdlc.crypto.musig_core import partial_signature_scalar
+from ticketdlc.crypto.musig_core import aggregate_session, partial_signature_scalar
 from ticketdlc.crypto.secp import CURVE_ORDER, Point, point_sum
 
 n: Final = CURVE_ORDER
@@ -108,20 +108,60 @@ def public_nonce(seed: bytes, item: SigningItem, groups: Groups) -> bytes | None
     return Point.from_secret(k1).to_bytes() + Point.from_secret(k2).to_bytes()
 
 
-def aggregate_nonce(pubnonces: Sequence[bytes]) -> bytes:
-    """BIP-327 NonceAgg of the enclaves' nonces."""
-    return musig2.nonce_agg(pubnonces)
-
-
-def partial_signature(seed: bytes, item: SigningItem, groups: Groups, aggnonce: bytes) -> int:
+def partial_signature(
+    seed: bytes, item: SigningItem, group: LocalGroup, values: musig2.SessionValues
+) -> int:
     """Round 2: the enclave's partial signature for ``item`` (its members' shares summed)."""
-    group = groups[item.signers]
-    assert group is not None
-    values = item.session(aggnonce)
     k1, k2 = _nonce_scalars(seed, item, group)
     return partial_signature_scalar(
         k1, k2, values.b, values.e, values.key_sign * group.weighted % n, values.nonce_negated
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Finalization:
+    """What FinalizeSignature needs of an item's session (derived once, at DistributeNonces)."""
+
+    aggnonce: bytes
+    nonce: bytes  # x(R), or the 33-byte R of an adaptor item
+    aggregate_key: bytes  # x(Q)
+    tweak_term: int  # e·g·tacc, added to the sum of the partial signatures
+
+
+def distribute(
+    item: SigningItem, nonces: Sequence[bytes | None], enclaves: Sequence[tuple[bytes, Groups]]
+) -> tuple[Finalization, tuple[int | None, ...]]:
+    """DistributeNonces for one item: the aggregate nonce, the session values derived once from
+    it, and every enclave's partial signature (None where ``nonces`` has none: no signer held).
+
+    ``nonces[j]`` is enclave ``j``'s round-1 nonce; ``enclaves[j]`` its round seed and groups.
+    """
+    point = None if item.adaptor_point is None else Point.from_bytes(item.adaptor_point)
+    aggnonce, values = aggregate_session(
+        [nonce for nonce in nonces if nonce is not None],
+        item.signers,
+        item.tweaks,
+        item.is_xonly,
+        item.message,
+        point,
+    )
+    partials = tuple(
+        None if nonce is None else partial_signature(seed, item, _held(groups, item), values)
+        for nonce, (seed, groups) in zip(nonces, enclaves, strict=True)
+    )
+    g = 1 if values.Q.has_even_y() else n - 1
+    nonce_bytes = values.R.xonly() if point is None else values.R.to_bytes()
+    finalization = Finalization(
+        aggnonce, nonce_bytes, values.Q.xonly(), values.e * g * values.tacc % n
+    )
+    return finalization, partials
+
+
+def _held(groups: Groups, item: SigningItem) -> LocalGroup:
+    group = groups[item.signers]
+    if group is None:
+        raise ValueError(f"item {item.batch_item_id}: a nonce from an enclave holding no signer")
+    return group
 
 
 def partial_valid(
@@ -140,17 +180,16 @@ def partial_valid(
     return lhs == rhs
 
 
-def final_signature(item: SigningItem, aggnonce: bytes, partials: Sequence[int]) -> bytes | None:
+def final_signature(
+    item: SigningItem, finalization: Finalization, partials: Sequence[int]
+) -> bytes | None:
     """The aggregate signature (64 bytes, or 65 for adaptor items), or None if it is invalid."""
-    values = item.session(aggnonce)
-    g = 1 if values.Q.has_even_y() else n - 1
-    s = (sum(partials) + values.e * g * values.tacc) % n
+    s = (sum(partials) + finalization.tweak_term) % n
+    signature = finalization.nonce + s.to_bytes(32, "big")
     if item.adaptor_point is None:
-        signature = values.R.xonly() + s.to_bytes(32, "big")
-        ok = bip340.verify(values.Q.xonly(), item.message, signature)
+        ok = bip340.verify(finalization.aggregate_key, item.message, signature)
     else:
-        signature = values.R.to_bytes() + s.to_bytes(32, "big")
-        ok = adaptor.verify(values.Q.xonly(), item.message, signature, item.adaptor_point)
+        ok = adaptor.verify(finalization.aggregate_key, item.message, signature, item.adaptor_point)
     return signature if ok else None
 
 
@@ -162,23 +201,20 @@ def nonces_chunk(seed: bytes, items: Sequence[SigningItem], groups: Groups) -> l
     return [public_nonce(seed, item, groups) for item in items]
 
 
-def aggregate_chunk(contributions: Sequence[Sequence[bytes]]) -> list[bytes]:
-    return [aggregate_nonce(nonces) for nonces in contributions]
-
-
-def partials_chunk(
-    seed: bytes, items: Sequence[SigningItem], groups: Groups, aggnonces: Sequence[bytes]
-) -> list[int]:
-    return [
-        partial_signature(seed, item, groups, aggnonce)
-        for item, aggnonce in zip(items, aggnonces, strict=True)
-    ]
+def distribute_chunk(
+    items: Sequence[SigningItem],
+    nonces: Sequence[Sequence[bytes | None]],
+    enclaves: Sequence[tuple[bytes, Groups]],
+) -> list[tuple[Finalization, tuple[int | None, ...]]]:
+    return [distribute(item, row, enclaves) for item, row in zip(items, nonces, strict=True)]
 
 
 def finals_chunk(
-    items: Sequence[SigningItem], aggnonces: Sequence[bytes], partials: Sequence[Sequence[int]]
+    items: Sequence[SigningItem],
+    finalizations: Sequence[Finalization],
+    partials: Sequence[Sequence[int]],
 ) -> list[bytes | None]:
     return [
-        final_signature(item, aggnonce, shares)
-        for item, aggnonce, shares in zip(items, aggnonces, partials, strict=True)
+        final_signature(item, finalization, shares)
+        for item, finalization, shares in zip(items, finalizations, partials, strict=True)
     ]

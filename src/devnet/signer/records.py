@@ -13,7 +13,7 @@ from coordinator_core.keymeld.api import (
     ReserveRequest,
 )
 from coordinator_core.keymeld.messages import ParticipantApproval
-from devnet.signer.musig import LocalGroups, SigningItem
+from devnet.signer.musig import Finalization, LocalGroups, SigningItem
 
 
 class KeygenState:
@@ -107,7 +107,7 @@ class SigningRound:
     seeds: dict[int, bytes]  # per enclave
     groups: dict[int, LocalGroups] = field(default_factory=dict)  # per enclave
     nonces: dict[int, dict[int, bytes]] = field(default_factory=dict)  # enclave -> item -> nonce
-    aggnonces: dict[int, bytes] = field(default_factory=dict)
+    sessions: dict[int, Finalization] = field(default_factory=dict)  # item -> session values
     partials: dict[int, dict[int, int]] = field(default_factory=dict)  # enclave -> item -> s
 
 

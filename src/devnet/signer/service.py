@@ -957,24 +957,21 @@ class GatewayService:
     def _distribute(
         self, record: KeygenRecord, signing: SigningRecord, round_: SigningRound
     ) -> None:
-        """DistributeNonces: aggregate nonces, then every enclave's partial signatures."""
+        """DistributeNonces: per item, the aggregate nonce, its session values (derived once)
+        and every enclave's partial signature."""
         items = round_.items
-        contributions = {
-            item.index: [n[item.index] for n in round_.nonces.values() if item.index in n]
-            for item in items
+        enclave_ids = sorted(round_.nonces)
+        enclaves = [(round_.seeds[e], round_.groups[e]) for e in enclave_ids]
+        nonces = {
+            item.index: [round_.nonces[e].get(item.index) for e in enclave_ids] for item in items
         }
-        aggnonces = self._map(musig.aggregate_chunk, items, _aggregate_args(contributions))
-        round_.aggnonces = {item.index: agg for item, agg in zip(items, aggnonces, strict=True)}
-        for enclave_id, nonces in round_.nonces.items():
-            mine = [item for item in items if item.index in nonces]
-            table = round_.groups[enclave_id].table(mine)
-            seed = round_.seeds[enclave_id]
-            shares = self._map(
-                musig.partials_chunk, mine, _partial_args(seed, table, round_.aggnonces)
-            )
-            round_.partials[enclave_id] = {
-                item.index: share for item, share in zip(mine, shares, strict=True)
-            }
+        results = self._map(musig.distribute_chunk, items, _distribute_args(nonces, enclaves))
+        round_.partials = {e: {} for e in enclave_ids}
+        for item, (finalization, partials) in zip(items, results, strict=True):
+            round_.sessions[item.index] = finalization
+            for enclave_id, share in zip(enclave_ids, partials, strict=True):
+                if share is not None:
+                    round_.partials[enclave_id][item.index] = share
 
     def _members_by_enclave(
         self, record: KeygenRecord, item: musig.SigningItem
@@ -994,7 +991,7 @@ class GatewayService:
         items = round_.items
         signatures = self._map(musig.finals_chunk, items, _final_args(round_))
         for item, signature in zip(items, signatures, strict=True):
-            aggnonce = round_.aggnonces[item.index]
+            aggnonce = round_.sessions[item.index].aggnonce
             if signature is None:
                 blamed = [
                     enclave_id
@@ -1033,18 +1030,20 @@ def _nonce_args(seed: bytes, table: musig.Groups) -> ChunkArgs:
     return lambda chunk: (seed, chunk, table)
 
 
-def _aggregate_args(contributions: dict[int, list[bytes]]) -> ChunkArgs:
-    return lambda chunk: ([contributions[i.index] for i in chunk],)
+def _distribute_args(
+    nonces: dict[int, list[bytes | None]], enclaves: list[tuple[bytes, musig.LocalGroups]]
+) -> ChunkArgs:
+    def build(chunk: list[musig.SigningItem]) -> tuple[Any, ...]:
+        tables = [(seed, groups.table(chunk)) for seed, groups in enclaves]
+        return (chunk, [nonces[i.index] for i in chunk], tables)
 
-
-def _partial_args(seed: bytes, table: musig.Groups, aggnonces: dict[int, bytes]) -> ChunkArgs:
-    return lambda chunk: (seed, chunk, table, [aggnonces[i.index] for i in chunk])
+    return build
 
 
 def _final_args(round_: SigningRound) -> ChunkArgs:
     def build(chunk: list[musig.SigningItem]) -> tuple[Any, ...]:
         partials = [[p[i.index] for p in round_.partials.values() if i.index in p] for i in chunk]
-        return (chunk, [round_.aggnonces[i.index] for i in chunk], partials)
+        return (chunk, [round_.sessions[i.index] for i in chunk], partials)
 
     return build
 

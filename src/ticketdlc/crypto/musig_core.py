@@ -381,8 +381,8 @@ def nonce_gen_crate_compat(seed: bytes, sk: bytes | None, pk: PlainPk) -> tuple[
     return SecNonce(k1, k2, pk), pubnonce_of(k1, k2)
 
 
-def nonce_agg(pubnonces: Sequence[bytes]) -> bytes:
-    """BIP-327 NonceAgg: the 66-byte aggregate nonce (infinity halves as 33 zero bytes)."""
+def _nonce_halves(pubnonces: Sequence[bytes]) -> tuple[Point | None, Point | None]:
+    """NonceAgg's two sums ``(R1, R2)`` (None for infinity)."""
     halves: list[list[Point]] = [[], []]
     for j in (0, 1):
         for i, pubnonce in enumerate(pubnonces):
@@ -392,7 +392,13 @@ def nonce_agg(pubnonces: Sequence[bytes]) -> bytes:
                 halves[j].append(Point.from_bytes(pubnonce[33 * j : 33 * (j + 1)]))
             except ValueError:
                 raise InvalidContributionError(i, "pubnonce") from None
-    return cbytes_ext(point_sum(halves[0])) + cbytes_ext(point_sum(halves[1]))
+    return point_sum(halves[0]), point_sum(halves[1])
+
+
+def nonce_agg(pubnonces: Sequence[bytes]) -> bytes:
+    """BIP-327 NonceAgg: the 66-byte aggregate nonce (infinity halves as 33 zero bytes)."""
+    R1, R2 = _nonce_halves(pubnonces)
+    return cbytes_ext(R1) + cbytes_ext(R2)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -456,26 +462,60 @@ def _session_values_cached(
     msg: bytes,
     adaptor: bytes | None,
 ) -> SessionValues:
-    Q, gacc, tacc = _key_agg_and_tweak_cached(pubkeys, tweaks, is_xonly)
-    keyagg = _key_agg_cached(pubkeys)
+    keygen = _key_agg_and_tweak_cached(pubkeys, tweaks, is_xonly)
     if len(aggnonce) != 66:
         raise InvalidContributionError(None, "aggnonce")
-    b = int.from_bytes(tagged_hash("MuSig/noncecoef", aggnonce + Q.xonly() + msg), "big") % n
     try:
         R1 = cpoint_ext(aggnonce[0:33])
         R2 = cpoint_ext(aggnonce[33:66])
     except ValueError:
         raise InvalidContributionError(None, "aggnonce") from None
+    point = None if adaptor is None else Point.from_bytes(adaptor)
+    return _derive_session(keygen, pubkeys, aggnonce, R1, R2, msg, point)
+
+
+def _derive_session(
+    keygen: KeyGenContext,
+    pubkeys: tuple[bytes, ...],
+    aggnonce: bytes,
+    R1: Point | None,
+    R2: Point | None,
+    msg: bytes,
+    adaptor: Point | None,
+) -> SessionValues:
+    """The session values of the aggregate nonce ``aggnonce`` = ``(R1, R2)``."""
+    Q, gacc, tacc = keygen
+    b = int.from_bytes(tagged_hash("MuSig/noncecoef", aggnonce + Q.xonly() + msg), "big") % n
     R = point_sum((R1, None if R2 is None or b == 0 else R2 * b)) or G
     if adaptor is None:
         R_eff = R
     else:
-        adapted = point_sum((R, Point.from_bytes(adaptor)))
+        adapted = point_sum((R, adaptor))
         if adapted is None:
             raise ValueError("The adapted nonce R + T is infinity.")
         R_eff = adapted
     e = bip340.challenge(R_eff.xonly(), Q.xonly(), msg)
-    return SessionValues(Q, gacc, tacc, b, R, R_eff, e, keyagg)
+    return SessionValues(Q, gacc, tacc, b, R, R_eff, e, _key_agg_cached(pubkeys))
+
+
+def aggregate_session(
+    pubnonces: Sequence[bytes],
+    pubkeys: tuple[bytes, ...],
+    tweaks: tuple[bytes, ...],
+    is_xonly: tuple[bool, ...],
+    msg: bytes,
+    adaptor: Point | None = None,
+) -> tuple[bytes, SessionValues]:
+    """NonceAgg of ``pubnonces`` and the session values under it, in one step.
+
+    Equal to ``nonce_agg`` followed by :func:`session_values`, without parsing the aggregate
+    nonce again and without the session cache: for a caller that derives each session once and
+    keeps what it needs (a signer of many independent sessions).
+    """
+    R1, R2 = _nonce_halves(pubnonces)
+    aggnonce = cbytes_ext(R1) + cbytes_ext(R2)
+    keygen = _key_agg_and_tweak_cached(pubkeys, tweaks, is_xonly)
+    return aggnonce, _derive_session(keygen, pubkeys, aggnonce, R1, R2, msg, adaptor)
 
 
 def session_values(session_ctx: SessionContext, adaptor: Point | None = None) -> SessionValues:
