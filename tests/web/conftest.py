@@ -261,6 +261,48 @@ def log_in(page: object, site: Site, seed: bytes = b"\x05" * 32) -> None:
     )
 
 
+MAP_GEOMETRY = """() => {
+  const svg = [...document.querySelectorAll('.station-map svg')]
+    .find((s) => s.getClientRects().length);
+  const size = (el) => { const r = el.getBoundingClientRect(); return [r.width, r.height]; };
+  return {
+    id: svg.id,
+    labels: [...svg.querySelectorAll('.marker text')].map((t) => [t.textContent, size(t)[1]]),
+    targets: [...svg.querySelectorAll('.hit')]
+      .map((h) => [h.closest('[data-station]').dataset.station, ...size(h)]),
+    overflow: document.documentElement.scrollWidth - window.innerWidth,
+  };
+}"""
+
+
+@dataclass(frozen=True)
+class MapGeometry:
+    """What the station map shown at the current viewport measures on screen, in CSS px."""
+
+    svg_id: str  # which layout of the map is visible
+    labels: list[tuple[str, float]]  # text and rendered height of every label line
+    targets: dict[str, tuple[float, float]]  # station id → width and height of its tap target
+    overflow: int  # how much wider than the viewport the page is
+
+    @property
+    def smallest_label(self) -> float:
+        return min(height for _, height in self.labels)
+
+    @property
+    def smallest_target(self) -> float:
+        return min(min(size) for size in self.targets.values())
+
+
+def map_geometry(page: object) -> MapGeometry:
+    found = page.evaluate(MAP_GEOMETRY)  # type: ignore[attr-defined]
+    return MapGeometry(
+        found["id"],
+        [(text, height) for text, height in found["labels"]],
+        {station: (width, height) for station, width, height in found["targets"]},
+        found["overflow"],
+    )
+
+
 UNLABELLED = """() => {
   const named = (el) => (el.labels && el.labels.length) || el.getAttribute('aria-label')
     || el.getAttribute('aria-labelledby') || (el.tagName === 'BUTTON' && el.textContent.trim());

@@ -7,7 +7,27 @@ from __future__ import annotations
 from playwright.sync_api import Page, expect
 
 from tests.support.stack import DevnetStack
-from tests.web.conftest import Recorder, admin_log_in, screenshots, unlabelled_controls
+from tests.web.conftest import (
+    Recorder,
+    admin_log_in,
+    map_geometry,
+    screenshot,
+    screenshots,
+    unlabelled_controls,
+)
+
+#: The first station whose marker a tap at its centre reaches (no other marker on top), with
+#: that point.
+TAPPABLE = """() => {
+  document.getElementById('stationMapPhone').scrollIntoView({block: 'center'});
+  for (const marker of document.querySelectorAll('#stationMapPhone .marker')) {
+    const r = marker.querySelector('.dot').getBoundingClientRect();
+    const [x, y] = [r.x + r.width / 2, r.y + r.height / 2];
+    const reached = document.elementFromPoint(x, y)?.closest('.marker');
+    if (reached === marker) return [marker.dataset.station, x, y];
+  }
+  return null;
+}"""
 
 
 def _admin_url(stack: DevnetStack) -> str:
@@ -45,10 +65,11 @@ def test_admin_creates_and_cancels_a_competition(
         stations.nth(index).check()
     third = stations.nth(2).get_attribute("value")
     marker = page.locator(f"#stationMap .marker[data-station='{third}']")
-    marker.locator("circle").click()  # picking on the map ticks the list, and shows it
+    marker.locator(".dot").click()  # picking on the map ticks the list, and shows it
     expect(page.locator(f"#station-{third}")).to_be_checked()
     expect(page.locator("#stationCount")).to_have_text("3 selected")
     expect(page.locator("#stationMap .marker.picked")).to_have_count(3)
+    expect(page.locator("#stationMapPhone .marker.picked")).to_have_count(3)  # the phone layout
     page.locator("#createEntries").fill("4")
     page.locator("#createValues").fill("3")
     page.locator("#createFee").fill("2000")
@@ -76,6 +97,30 @@ def test_admin_creates_and_cancels_a_competition(
     expect(page.locator("#cancelResult")).to_contain_text("Cancelled", timeout=30_000)
     page.reload()
     expect(page.locator("#adminCompetition .tag")).to_have_text("cancelled")
+    assert recorder.foreign_requests() == []
+
+
+def test_station_selector_on_a_phone(page: Page, stack: DevnetStack, recorder: Recorder) -> None:
+    """The phone layout of the selector's map: readable labels, 24 px tap targets, no
+    sideways scrolling, and a tap on a station ticks it in the list."""
+    page.set_viewport_size({"width": 375, "height": 812})
+    admin_log_in(page, stack)
+    geometry = map_geometry(page)
+    assert geometry.svg_id == "stationMapPhone"
+    assert len(geometry.targets) == page.locator("input[name='locations']").count()
+    assert geometry.labels and geometry.smallest_label >= 11, geometry.labels
+    assert geometry.smallest_target >= 24, geometry.targets
+    assert geometry.overflow <= 0
+    tappable = page.evaluate(TAPPABLE)
+    assert tappable is not None
+    station, x, y = tappable
+    page.mouse.click(x, y)
+    expect(page.locator(f"#station-{station}")).to_be_checked()
+    expect(page.locator("#stationCount")).to_have_text("1 selected")
+    expect(page.locator(f".station-map .marker.picked[data-station='{station}']")).to_have_count(2)
+    for theme in ("light", "dark"):
+        page.evaluate("(t) => { document.documentElement.dataset.theme = t; }", theme)
+        screenshot(page, f"admin-stations-375-{theme}")
     assert recorder.foreign_requests() == []
 
 

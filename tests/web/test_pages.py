@@ -9,9 +9,19 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from playwright.sync_api import Page, expect
 
-from tests.web.conftest import Recorder, Site, log_in, unlabelled_controls
+from tests.web.conftest import (
+    DESKTOP,
+    Recorder,
+    Site,
+    log_in,
+    map_geometry,
+    screenshot,
+    stations,
+    unlabelled_controls,
+)
 
 
 def _open(page: Page, site: Site, path: str = "/") -> None:
@@ -107,7 +117,7 @@ def test_entry_form_picks_toggle_and_back(page: Page, site: Site, recorder: Reco
     expect(page.locator("#entryContainer")).to_be_visible()
     expect(page.locator("#submitEntry")).to_be_visible()
     expect(page.locator("#backToCompetitions")).to_be_visible()
-    expect(page.locator("#stationMap .marker")).to_have_count(3)
+    expect(page.locator("#stationMap .marker")).to_have_count(3)  # the desktop layout
     expect(page.locator("#stationMap")).to_contain_text("H 71° L 55°")
     picks = page.locator("button.pick")
     expect(picks).to_have_count(27)
@@ -136,6 +146,50 @@ def test_entry_form_deep_link_is_a_full_page(page: Page, site: Site) -> None:
     _open(page, site, f"/competitions/{site.open_id}/entry-form")
     expect(page.locator("#entryForm")).to_have_attribute("data-max-values", "9")
     expect(page.locator(".site-header")).to_be_visible()
+
+
+@pytest.mark.parametrize(
+    ("name", "viewport", "svg_id"),
+    [
+        ("360", {"width": 360, "height": 740}, "stationMapPhone"),
+        ("375", {"width": 375, "height": 812}, "stationMapPhone"),
+        ("414", {"width": 414, "height": 896}, "stationMapPhone"),
+        ("desktop", DESKTOP, "stationMap"),
+    ],
+)
+def test_station_map_is_readable_and_leads_to_the_picks(
+    page: Page, site: Site, name: str, viewport: dict[str, int], svg_id: str
+) -> None:
+    """At phone widths the phone layout of the map is shown: its labels stay readable (the
+    whole-map scaling once drew them 6-7 px tall at 375 px) and every station is a tap target
+    of at least 24 px that leads to the station's picks, with no JavaScript of its own."""
+    page.set_viewport_size(viewport)
+    _open(page, site)
+    log_in(page, site)
+    _open(page, site)
+    page.get_by_role("link", name="Enter").click()  # the form arrives as an htmx fragment
+    expect(page.locator("#entryForm")).to_be_visible()
+    geometry = map_geometry(page)
+    assert geometry.svg_id == svg_id
+    assert {text for text, _ in geometry.labels} >= {*stations(), "H 71° L 55° W 12"}
+    assert geometry.smallest_label >= 11, geometry.labels
+    assert set(geometry.targets) == set(stations())
+    assert geometry.smallest_target >= 24, geometry.targets
+    assert geometry.overflow <= 0
+
+    # A tap inside the target but off the marker's dot goes to that station's picks.
+    box = page.locator(f"#{svg_id} [data-station='KJFK'] .hit").bounding_box()
+    assert box is not None
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + 3)
+    expect(page).to_have_url(re.compile("#pick-KJFK$"))
+    shown = page.evaluate("document.querySelector('fieldset.station:target')?.dataset.station")
+    assert shown == "KJFK"
+    expect(page.locator("#pick-KJFK legend")).to_be_in_viewport()
+    page.keyboard.press("Tab")  # the next control is the station's first pick
+    page.keyboard.press("Space")
+    expect(page.locator("#pick-KJFK button.pick").first).to_have_attribute("aria-pressed", "true")
+    expect(page.locator("#picksCount")).to_have_text(re.compile("^1 of "))
+    screenshot(page, f"entry-map-picked-{name}")
 
 
 def test_leaderboard_ranks_and_entry_detail(page: Page, site: Site, recorder: Recorder) -> None:

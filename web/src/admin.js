@@ -71,19 +71,24 @@ function wireStations() {
   const update = () => {
     const boxes = [...document.querySelectorAll('input[name="locations"]')];
     for (const box of boxes) {
-      const marker = document.querySelector(`#stationMap .marker[data-station="${CSS.escape(box.value)}"]`);
-      marker?.classList.toggle('picked', box.checked);
+      // Every layout of the map (desktop and phone) marks the station.
+      for (const marker of document.querySelectorAll(`.station-map .marker[data-station="${CSS.escape(box.value)}"]`)) {
+        marker.classList.toggle('picked', box.checked);
+      }
     }
     count.textContent = `${boxes.filter((box) => box.checked).length} selected`;
   };
   document.body.addEventListener('change', (event) => {
     if (event.target.name === 'locations') update();
   });
+  // A marker links to its station's checkbox (so the map works without this script); here a
+  // tap ticks or unticks the station in place instead.
   document.body.addEventListener('click', (event) => {
-    const marker = event.target.closest('#stationMap .marker');
-    if (!marker) return;
-    const box = document.getElementById(`station-${marker.dataset.station}`);
+    const station = event.target.closest('.station-picker .station-map [data-station]')?.dataset.station;
+    if (!station) return;
+    const box = document.getElementById(`station-${station}`);
     if (box) {
+      event.preventDefault();
       box.checked = !box.checked;
       update();
     }

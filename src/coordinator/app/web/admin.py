@@ -21,7 +21,7 @@ from coordinator.app.runtime import Runtime
 from coordinator.app.web.data import WeatherUnavailableError
 from coordinator.app.web.render import Renderer
 from coordinator.app.web.sources import page_data
-from coordinator.app.web.station_map import build_map
+from coordinator.app.web.station_map import build_maps
 from coordinator.app.web.store_reader import competition_view
 from coordinator.app.web.views import StationWeather
 from coordinator.domain.competitions.terms import CompetitionTerms
@@ -99,7 +99,7 @@ async def competitions_page(request: Request, admin: MaybeAdmin) -> HTMLResponse
         admin,
         competitions=await _competitions(request) if admin else [],
         stations=stations,
-        station_map=build_map(stations),
+        station_maps=build_maps(stations),
         stations_problem=problem,
         enabled=runtime.competitions is not None,
         defaults=_defaults(now, runtime),

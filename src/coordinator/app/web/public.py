@@ -18,7 +18,7 @@ from coordinator.app.auth.nostr import has_nostr_auth, verify_nostr_request
 from coordinator.app.web.data import PageData, WeatherUnavailableError
 from coordinator.app.web.render import Renderer, wants_fragment
 from coordinator.app.web.sources import page_data
-from coordinator.app.web.station_map import build_map
+from coordinator.app.web.station_map import build_maps
 from coordinator.app.web.views import EntryView, StationWeather
 from coordinator.domain.scoring import ScoringRules, leaderboard, score_card
 from coordinator_core.nip98 import Nip98Error
@@ -90,7 +90,7 @@ async def entry_form(request: Request, competition_id: uuid.UUID) -> HTMLRespons
         "public/entry_form.html",
         competition=competition,
         weather=weather,
-        station_map=build_map(weather),
+        station_maps=build_maps(weather),
         weather_problem=problem,
         now=_now(),
     )
