@@ -41,7 +41,7 @@ from ticketdlc.contract.errors import (
 from ticketdlc.contract.external import SigningData, signing_data
 from ticketdlc.contract.settlement import SPENDS, SignedContract, Spend, dlc_from_json, dlc_to_json
 from ticketdlc.contract.sigmap import SigMap, sigmap_keys_for
-from ticketdlc.contract.signatures import ContractSignatures, verify_signatures
+from ticketdlc.contract.signatures import ContractSignatures, verify_entries, verify_signatures
 from ticketdlc.contract.signing import CoordinatorSession, SignerSession, sign_contract_locally
 from ticketdlc.contract.types import (
     DEFAULT_ANCHOR,
@@ -115,5 +115,6 @@ __all__ = [
     "signing_data",
     "validate",
     "validate_stored",
+    "verify_entries",
     "verify_signatures",
 ]

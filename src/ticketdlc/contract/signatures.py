@@ -7,6 +7,7 @@ can claim.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any
@@ -130,10 +131,23 @@ def verify_signatures(
     """Check every signature ``pubkey`` relies on (all of them if ``pubkey`` is None or the
     market maker). Raises :class:`InvalidSignatureError` naming missing or invalid entries."""
     entries = relevant_entries(dlc, pubkey or dlc.params.market_maker.pubkey)
+    verify_entries(
+        [(entry, signatures.signature_for(entry.key)) for entry in entries], executor=executor
+    )
+
+
+def verify_entries(
+    signed: Sequence[tuple[SigningEntry, bytes | None]],
+    *,
+    workers: int | None = None,
+    executor: Executor | None = None,
+) -> None:
+    """Check each signature against its entry's aggregate key, sighash and adaptor point (a part
+    of a contract at a time: what :func:`verify_signatures` checks for the whole of it). Raises
+    :class:`InvalidSignatureError` naming missing or invalid entries."""
     rows: list[batch.Row] = []
     missing: list[str] = []
-    for entry in entries:
-        signature = signatures.signature_for(entry.key)
+    for entry, signature in signed:
         expected = 65 if entry.adaptor is not None else 64
         if signature is None or len(signature) != expected:
             missing.append(str(entry.key))
@@ -144,9 +158,9 @@ def verify_signatures(
             rows.append((entry.keys.xonly, entry.sighash, signature, entry.adaptor))
     if missing:
         raise InvalidSignatureError(f"missing signatures for {', '.join(missing[:5])}")
-    result = batch.verify_batch(rows, executor=executor)
+    result = batch.verify_batch(rows, workers=workers, executor=executor)
     if not result.ok:
-        failed = [str(entries[i].key) for i in result.failed]
+        failed = [str(signed[i][0].key) for i in result.failed]
         raise InvalidSignatureError(
             f"{len(failed)} invalid signatures: {', '.join(failed[:5])}"
             + (" …" if len(failed) > 5 else "")

@@ -101,10 +101,9 @@ from ticketdlc.contract import (
     ContractSignatures,
     InvalidSignatureError,
     TicketedDLC,
-    verify_signatures,
+    verify_entries,
 )
 from ticketdlc.contract.build import SigningEntry
-from ticketdlc.contract.engine import process_pool
 from ticketdlc.contract.types import WinCondition
 from ticketdlc.typed_bytes import CompressedPubkey, SecretKey
 
@@ -115,7 +114,6 @@ T = TypeVar("T")
 MAX_ENVELOPE_BYTES: Final = 64 * 1024
 STATE_CACHE_SIZE: Final = 64
 LATEST_STATES: Final = 1024  # keygen sessions whose newest checkpointed state is kept
-PROCESS_VERIFY_ENTRIES: Final = 20_000  # verify in worker processes from this many entries
 COLLECTING: Final = "collecting_participants"
 COMPLETED: Final = "completed"
 
@@ -769,12 +767,12 @@ class KeymeldSigner:
                     BatchSteps(replace_batch, mark_created),
                     poll_gate,
                 )
+                # Verified as each batch arrives, while the gateway works on the others.
+                await asyncio.to_thread(_verify, entries, signatures)
                 results.update(signatures)
 
         await asyncio.gather(*(run(batch) for batch in batches))
-        signatures = _assemble(entries, results)
-        await asyncio.to_thread(_verify, dlc, signatures)
-        return signatures
+        return _assemble(entries, results)
 
     def _check_contract(
         self, state: KeymeldState, roster: ParticipantRoster, dlc: TicketedDLC
@@ -991,16 +989,11 @@ class KeymeldSigner:
         return out
 
 
-def _verify(dlc: TicketedDLC, signatures: ContractSignatures) -> None:
-    """Verify the whole set (in worker processes for large contracts)."""
-    workers = os.cpu_count() or 1
-    large = len(dlc.signing_plan().entries) >= PROCESS_VERIFY_ENTRIES and workers > 1
+def _verify(entries: Sequence[SigningEntry], signatures: Mapping[int, bytes]) -> None:
+    """Verify a batch's signatures against their entries (in threads: libsecp256k1 calls run
+    without the GIL)."""
     try:
-        if large:
-            with process_pool(workers) as pool:
-                verify_signatures(dlc, signatures, executor=pool)
-        else:
-            verify_signatures(dlc, signatures)
+        verify_entries([(entries[index], signature) for index, signature in signatures.items()])
     except InvalidSignatureError as exc:
         raise SignerRejectedError(f"the gateway's signatures do not verify: {exc}") from None
 
@@ -1031,7 +1024,9 @@ def _assemble(entries: Sequence[SigningEntry], results: Mapping[int, bytes]) -> 
     splits: dict[WinCondition, bytes] = {}
     expiry: bytes | None = None
     for index, entry in enumerate(entries):
-        signature = results[index]
+        signature = results.get(index)
+        if signature is None:  # every batch checks its own items: a bug if reached
+            raise SignerRejectedError(f"no verified signature for {entry.key}")
         if isinstance(entry.key, WinCondition):
             splits[entry.key] = signature
         elif entry.key.is_expiry:
