@@ -12,7 +12,7 @@ from coordinator_core.keymeld.api import (
     RegisterRequest,
     ReserveRequest,
 )
-from coordinator_core.keymeld.messages import ParticipantApproval
+from coordinator_core.keymeld.messages import AdaptorConfig, ParticipantApproval
 from devnet.signer.musig import Finalization, LocalGroups, SigningItem
 
 
@@ -124,6 +124,9 @@ class SigningRecord:
     approvals: dict[str, ParticipantApproval] = field(default_factory=dict)
     results: list[BatchResult] | None = None
     round: SigningRound | None = None  # memory only
+    # The adaptor configs the coordinator enclave opened at S1, by batch item id (memory
+    # only: opened again after a restart).
+    adaptors: dict[str, AdaptorConfig] = field(default_factory=dict)
 
     @property
     def id(self) -> str:

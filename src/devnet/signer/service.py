@@ -525,7 +525,7 @@ class GatewayService:
                 raise ApiError(400, f"signing session quota exhausted ({quota} per keygen)")
             if record.state != KeygenState.COMPLETED:
                 raise ApiError(400, "the keygen session is not completed")
-            self._check_adaptor_configs(record, request)
+            adaptors = self._check_adaptor_configs(record, request)
             now = self.now()
             signing = SigningRecord(
                 request=request,
@@ -536,6 +536,7 @@ class GatewayService:
                 requiring_approval=tuple(
                     u for u, r in sorted(record.registrations.items()) if r.require_signing_approval
                 ),
+                adaptors=adaptors,
             )
             record.signing_sessions_created += 1
             self.signings[signing.id] = signing
@@ -550,19 +551,26 @@ class GatewayService:
         sealed = bytes.fromhex(record.enclave_secrets[enclave_id])
         return SessionCipher(enclave.session_secret(record.id, sealed))
 
-    def _check_adaptor_configs(self, record: KeygenRecord, request: CreateSigningRequest) -> None:
-        """The coordinator enclave refuses And/Or, bad points and duplicate ids up front."""
+    def _check_adaptor_configs(
+        self, record: KeygenRecord, request: CreateSigningRequest
+    ) -> dict[str, AdaptorConfig]:
+        """The coordinator enclave refuses And/Or, bad points and duplicate ids up front; the
+        configs it opened, by batch item id."""
         try:
             cipher = self._cipher(record, record.coordinator_enclave_id)
         except EnclaveRejection as exc:
             raise ApiError(503, f"coordinator enclave unavailable: {exc}") from None
+        configs: dict[str, AdaptorConfig] = {}
         for item in request.batch_items:
             if item.encrypted_adaptor_configs is None:
                 continue
             try:
-                self._adaptor_config(cipher, item.encrypted_adaptor_configs)
+                configs[item.batch_item_id] = self._adaptor_config(
+                    cipher, item.encrypted_adaptor_configs
+                )
             except (crypto.KeymeldCryptoError, WireError) as exc:
                 raise ApiError(400, f"item {item.batch_item_id}: {exc.message}") from None
+        return configs
 
     @staticmethod
     def _adaptor_config(cipher: SessionCipher, blob: str) -> AdaptorConfig:
@@ -867,11 +875,13 @@ class GatewayService:
             u: r.registration_authorization.context.public_key
             for u, r in record.registrations.items()
         }
-        all_keys = tuple(sorted(keys.values()))
+        all_keys: tuple[bytes, ...] = tuple(sorted(keys.values()))
         subsets = {s.subset_id: s.participants for s in record.reserve.subset_definitions}
         keygen_tweak = self._keygen_tweak(record, cipher)
         coordinator_key = keys[record.coordinator_user_id]
         items: list[musig.SigningItem] = []
+        # per subset of this keygen: its sorted keys and the keygen tweak's BIP-327 tweaks
+        subset_groups: dict[str, tuple[tuple[bytes, ...], tuple[bytes, ...], tuple[bool, ...]]] = {}
         for index, item in enumerate(signing.request.batch_items):
             message = bytes.fromhex(
                 cipher.decrypt(Context.SESSION_DATA, bytes.fromhex(item.encrypted_message)).decode()
@@ -880,19 +890,24 @@ class GatewayService:
                 raw_tweak = cipher.decrypt_hex(Context.SESSION_DATA, item.encrypted_taproot_tweak)
                 tweak = TaprootTweak.from_json(loads(raw_tweak, "tweak", 4096))
                 signers = all_keys
+                tweaks, is_xonly = tweak.musig_tweaks(musig2.key_agg(signers).Q)
             else:
-                members = subsets.get(item.subset_id)
-                if members is None:
-                    raise EnclaveRejection(f"unknown subset {item.subset_id}")
-                tweak = keygen_tweak
-                signers = tuple(sorted(keys[u] for u in members))
+                group = subset_groups.get(item.subset_id)
+                if group is None:
+                    members = subsets.get(item.subset_id)
+                    if members is None:
+                        raise EnclaveRejection(f"unknown subset {item.subset_id}")
+                    keys_ = tuple(sorted(keys[u] for u in members))
+                    group = (keys_, *keygen_tweak.musig_tweaks(musig2.key_agg(keys_).Q))
+                    subset_groups[item.subset_id] = group
+                signers, tweaks, is_xonly = group
             if coordinator_key not in signers:
                 continue  # no coordinator round: upstream silently leaves the item out
-            untweaked = musig2.key_agg(signers).Q
-            tweaks, is_xonly = tweak.musig_tweaks(untweaked)
             adaptor_id = adaptor_point = None
             if item.encrypted_adaptor_configs is not None:
-                config = self._adaptor_config(cipher, item.encrypted_adaptor_configs)
+                config = signing.adaptors.get(item.batch_item_id) or self._adaptor_config(
+                    cipher, item.encrypted_adaptor_configs
+                )
                 adaptor_id, adaptor_point = config.adaptor_id, config.adaptor_point
             items.append(
                 musig.SigningItem(
