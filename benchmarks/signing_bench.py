@@ -10,6 +10,11 @@ peak memory of the client and of the gateway process, the local signing figure o
 
     .venv/bin/python benchmarks/signing_bench.py                  # (10,3) (20,2) (25,3)
     .venv/bin/python benchmarks/signing_bench.py --sizes 20x2 --profile
+    .venv/bin/python benchmarks/signing_bench.py --sizes 20x3 --profile-gateway
+
+``--profile`` prints the client's signing profile (its event loop; verification threads are not
+in it), ``--profile-gateway`` the gateway's CPU profile (its routes and background tick, run with
+one process: ``gateway_profile.py``), both to stderr.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import os
 import pstats
 import resource
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -60,6 +66,31 @@ from ticketdlc.crypto.secp import Point
 RAISED = GatewayLimits(max_subsets=5_000, max_batch_items=2_000, max_signing_sessions=1_000)
 SIZES = {"10x3": REAL_GATEWAY, "20x2": REAL_GATEWAY, "25x3": RAISED}
 DLC_BENCH = Path(__file__).with_name("dlc_bench.py")
+GATEWAY_PROFILE = Path(__file__).with_name("gateway_profile.py")
+
+
+class ProfiledGateway(ServiceProcess):
+    """The devnet gateway under ``gateway_profile.py``: signing rounds in its one process."""
+
+    def __init__(self, *args: Any, output: Path, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.output = output
+        os.environ["GATEWAY_PROFILE"] = str(output)
+
+    def argv(self) -> list[str]:
+        argv = super().argv()
+        module = argv.index("-m")
+        return [argv[0], str(GATEWAY_PROFILE), *argv[module + 2 :], "--workers", "1"]
+
+    def print_profile(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGUSR1)
+        done = self.output.with_name(self.output.name + ".done")
+        deadline = time.monotonic() + 60
+        while not done.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        print("gateway profile (CPU seconds of its threads):", file=sys.stderr)
+        pstats.Stats(str(self.output), stream=sys.stderr).sort_stats("cumulative").print_stats(30)
 
 
 def free_port() -> int:
@@ -149,11 +180,16 @@ def contract(
 
 
 async def run_size(
-    entries: int, places: int, limits: GatewayLimits, profile: bool
+    entries: int, places: int, limits: GatewayLimits, profile: bool, profile_gateway: bool = False
 ) -> dict[str, Any]:
     data = Path(tempfile.mkdtemp(prefix="signing-bench-"))
     token = secrets.token_hex(16)
-    process = ServiceProcess(service_spec("signer"), free_port(), data, token, gateway_args(limits))
+    spec, port, args = service_spec("signer"), free_port(), gateway_args(limits)
+    process = (
+        ProfiledGateway(spec, port, data, token, args, output=data / "gateway.prof")
+        if profile_gateway
+        else ServiceProcess(spec, port, data, token, args)
+    )
     process.start()
     assert process.process is not None
     try:
@@ -234,6 +270,8 @@ async def run_size(
         SignedContract.verified(dlc, signatures)
         gateway_peak = peak_rss_of(process.process.pid)
         await signer.aclose()
+        if isinstance(process, ProfiledGateway):
+            process.print_profile()
     finally:
         process.stop()
     items = len(dlc.signing_plan().entries)
@@ -267,12 +305,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default=",".join(SIZES), help="e.g. 10x3,20x2,25x3")
     parser.add_argument("--profile", action="store_true", help="cProfile the client's signing")
+    parser.add_argument(
+        "--profile-gateway", action="store_true", help="cProfile the gateway (one process)"
+    )
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
         entries, places = (int(v) for v in args.one.split("x"))
         limits = SIZES.get(args.one, RAISED)
-        print(json.dumps(asyncio.run(run_size(entries, places, limits, args.profile))))
+        result = run_size(entries, places, limits, args.profile, args.profile_gateway)
+        print(json.dumps(asyncio.run(result)))
         return
     load = " ".join(f"{value:.2f}" for value in os.getloadavg())
     print(f"load average {load} (1/5/15 min) at start, {os.cpu_count()} CPUs")
@@ -289,11 +331,12 @@ def main() -> None:
             "--one",
             size,
             *(["--profile"] if args.profile else []),
+            *(["--profile-gateway"] if args.profile_gateway else []),
         ]
         done = subprocess.run(command, check=False, capture_output=True, text=True)
         if done.returncode != 0:
             sys.exit(f"{size} failed:\n{done.stderr}")
-        if args.profile:
+        if args.profile or args.profile_gateway:
             print(done.stderr, file=sys.stderr)
         r = json.loads(done.stdout.strip().splitlines()[-1])
         local = local_figure(entries, places)
