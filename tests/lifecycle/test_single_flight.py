@@ -91,3 +91,39 @@ async def test_concurrent_reads_share_one_build(world: World) -> None:
     boards = await asyncio.gather(*(svc.board.rows(terms.id) for _ in range(20)))
     assert loads() == 1 and all(b == boards[0] for b in boards)
     assert boards[0]["competition_id"] == str(terms.id)
+
+
+@pytest.mark.slow
+async def test_reads_during_writes_share_a_build_begun_after_they_arrived(world: World) -> None:
+    terms = make_terms(3, 1, now=world.now(), start_in=dt.timedelta(minutes=30), values=1,
+                       locations=("KORD",))  # fmt: skip
+    await create(world, terms)
+    svc = world.services
+    store = svc.lc.store
+    builds = {"page": 0, "load": 0}
+
+    def writing_during(name: str) -> None:
+        """Every call of ``store.name`` is followed by a write that lands during the build."""
+        original = getattr(store, name)
+
+        async def build(*args: Any, **kwargs: Any) -> Any:
+            builds[name] += 1
+            result = await original(*args, **kwargs)
+            other = make_terms(3, 1, now=world.now(), values=1, locations=("KORD",))
+            await store.create(other, [], world.now())
+            return result
+
+        setattr(store, name, build)
+
+    writing_during("page")
+    lists = await asyncio.gather(*(list_competitions(svc, 10, None, None) for _ in range(20)))
+    # The 19 that waited take the first build's answer: it began after they arrived. Each one
+    # building again in turn (its answer outdated by the write during the build) would be 20.
+    assert builds["page"] == 1 and all(r.body == lists[0].body for r in lists)
+    listed = len(json.loads(lists[0].body))
+    after = await list_competitions(svc, 10, None, None)  # arrived after the write: rebuilt
+    assert builds["page"] == 2 and len(json.loads(after.body)) == listed + 1
+
+    writing_during("load")
+    boards = await asyncio.gather(*(svc.board.rows(terms.id) for _ in range(20)))
+    assert builds["load"] == 1 and all(b == boards[0] for b in boards)

@@ -125,12 +125,13 @@ async def list_competitions(
     parameters, signed contract): ask for one competition for those."""
     states = status_filter(status)  # refuses an unknown status before anything is cached
     key = (limit, cursor, status)
-    answer = svc.lists.get(key, svc.lc.store.version())
+    arrived = svc.lc.store.version()
+    answer = svc.lists.get(key, arrived)
     if answer is None:
         async with svc.lists.building(key):
-            version = svc.lc.store.version()  # read before the build: a write meanwhile voids it
-            answer = svc.lists.get(key, version)
+            answer = svc.lists.get(key, arrived)  # built meanwhile, by a build begun since
             if answer is None:
+                version = svc.lc.store.version()  # read before the build
                 page = await svc.lc.store.page(limit, cursor, states)
                 answer = page_answer([competition_json(c) for c in page.items], page.next_cursor)
                 svc.lists.put(key, version, answer)

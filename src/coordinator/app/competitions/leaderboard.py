@@ -69,12 +69,14 @@ class Leaderboard:
 
     async def rows(self, competition_id: uuid.UUID) -> dict[str, Any]:
         """The board; built again only after a write to the store or a new weather fetch."""
-        current = self._current(competition_id)
+        arrived = self.lc.store.version()
+        current = self._current(competition_id, arrived)
         if current is not None:
             return current
-        # One build at a time per competition: concurrent requests wait for it and share it.
+        # One build at a time per competition: the requests that wait for it take its board if
+        # it began after they arrived (it then includes every write they could have seen).
         async with self._building.hold(competition_id):
-            current = self._current(competition_id)
+            current = self._current(competition_id, arrived)
             if current is not None:
                 return current
             version = self.lc.store.version()
@@ -84,9 +86,10 @@ class Leaderboard:
             self._boards[competition_id] = _Board(version, used, board)
             return board
 
-    def _current(self, competition_id: uuid.UUID) -> dict[str, Any] | None:
+    def _current(self, competition_id: uuid.UUID, version: int) -> dict[str, Any] | None:
+        """The board built at ``version`` or later, while its weather is the latest fetch."""
         built = self._boards.get(competition_id)
-        if built is None or built.version != self.lc.store.version():
+        if built is None or built.version < version:
             return None
         weather = self._cache.get(competition_id)
         fresh = weather is not None and time.monotonic() - weather.fetched < CACHE_SECS

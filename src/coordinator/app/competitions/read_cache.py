@@ -1,8 +1,12 @@
 """Rendered answers of public read routes, kept while the store is unchanged.
 
 An answer is stored with the store's :meth:`~coordinator.domain.ports.competitions.
-CompetitionStore.version` read before it was built, and served again only while the version is
-the same: never stale, and a busy list costs one query per write instead of one per request.
+CompetitionStore.version` read before it was built. A request is served an answer whose
+version is at least the one the request saw on arrival: the answer includes every write
+committed before the request came, so it is never stale for its reader, and a busy list costs
+one query per write instead of one per request. While writes keep coming, the requests that
+waited for a build take its answer if it started after they arrived, instead of each building
+again in turn.
 """
 
 from __future__ import annotations
@@ -38,8 +42,9 @@ class ReadCache:
         return self._builds.hold(key)
 
     def get(self, key: Hashable, version: int) -> Answer | None:
+        """The answer for ``key`` built at ``version`` or later, if any."""
         found = self._answers.get(key)
-        if found is None or found[0] != version:
+        if found is None or found[0] < version:
             return None
         self._answers.move_to_end(key)
         return found[1]

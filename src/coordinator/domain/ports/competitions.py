@@ -37,8 +37,9 @@ Rotate = Callable[[uuid.UUID], tuple[bytes, str]]
 
 class CompetitionStore(Protocol):
     def version(self) -> int:
-        """A number that changes whenever a write committed: a result read while it had one
-        value is current for as long as it keeps that value (read it before reading)."""
+        """A number that grows whenever a write committed: a result read while it had one
+        value is current for as long as it keeps that value (read it before reading), and
+        includes every write committed before any smaller value was read."""
         ...
 
     # -- competitions ---------------------------------------------------------------------
