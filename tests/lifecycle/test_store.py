@@ -237,3 +237,20 @@ async def test_a_list_answer_is_served_again_only_while_nothing_was_written(
         cache.put(key, store.version(), Answer(key.encode(), {}))
     assert cache.get("list", store.version()) is None and cache.get("a", store.version()) is None
     assert cache.get("c", store.version()) == Answer(b"c", {})
+
+
+async def test_heavy_documents_are_parsed_once_per_text(store: SqliteCompetitionStore) -> None:
+    terms, _ = await new_competition(store)
+    params = {"players": [{"pubkey": f"{i:064x}"} for i in range(50)], "outcomes": list(range(99))}
+    await store.set_documents(terms.id, {"contract_parameters": params})
+    first = await store.load(terms.id)
+    again = await store.load(terms.id)
+    assert first is not None and again is not None
+    assert first.contract_parameters == params
+    assert again.contract_parameters is first.contract_parameters  # the same text: not parsed
+    light = await store.load(terms.id, documents=False)
+    assert light is not None and light.contract_parameters is None
+    changed = {**params, "outcomes": [1]}
+    await store.set_documents(terms.id, {"contract_parameters": changed})
+    later = await store.load(terms.id)
+    assert later is not None and later.contract_parameters == changed

@@ -11,7 +11,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
+import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
@@ -64,6 +66,7 @@ _COLUMN = {
     "signer_session": "keymeld_session",
 }
 HEAVY_DOCUMENTS: Final = ("event_announcement", "contract_parameters", "signed_contract")
+PARSED_DOCUMENTS: Final = 24  # heavy documents kept parsed (three per competition)
 
 
 def db_time(value: dt.datetime) -> str:
@@ -127,7 +130,38 @@ _COUNTS = """
 """
 
 
-def _competition(row: sqlite3.Row, documents: bool) -> Competition:
+class ParsedDocuments:
+    """The last parsed value of each heavy JSON document, kept with its text.
+
+    The processor loads every active competition on each tick; a funded contract's documents
+    are megabytes of JSON that change only a few times in its life. The same text is parsed
+    once: its value is returned again, shared (callers never mutate documents; they write new
+    ones through ``set_documents``)."""
+
+    def __init__(self, size: int = PARSED_DOCUMENTS) -> None:
+        self._size = size
+        self._values: OrderedDict[tuple[str, str], tuple[str, Any]] = OrderedDict()
+        self._lock = threading.Lock()  # loads run on reader threads
+
+    def parse(self, competition_id: str, column: str, text: str) -> Any:
+        key = (competition_id, column)
+        with self._lock:
+            found = self._values.get(key)
+            if found is not None and found[0] == text:
+                self._values.move_to_end(key)
+                return found[1]
+        value = json.loads(text)
+        with self._lock:
+            self._values[key] = (text, value)
+            self._values.move_to_end(key)
+            while len(self._values) > self._size:
+                self._values.popitem(last=False)
+        return value
+
+
+def _competition(
+    row: sqlite3.Row, documents: bool, parsed: ParsedDocuments | None = None
+) -> Competition:
     keys = row.keys()
     progress = Progress(
         created_at=_req_time(row["created_at"]),
@@ -143,15 +177,18 @@ def _competition(row: sqlite3.Row, documents: bool) -> Competition:
     docs: dict[str, Any] = {}
     for name, kind in DOCUMENTS.items():
         column = _COLUMN.get(name, name)
+        if not documents and name in HEAVY_DOCUMENTS:
+            docs[name] = None  # not parsed: a signed contract can be megabytes of JSON
+            continue
         if column not in keys:
             continue
         value = row[column]
         if value is not None and kind == "json":
-            value = json.loads(value)
+            if parsed is not None and name in HEAVY_DOCUMENTS:
+                value = parsed.parse(row["id"], column, value)
+            else:
+                value = json.loads(value)
         docs[name] = value
-    if not documents:
-        for name in HEAVY_DOCUMENTS:
-            docs[name] = None
     return Competition(
         id=uuid.UUID(row["id"]),
         terms=terms_from_json(json.loads(row["event_submission"])),
@@ -330,6 +367,7 @@ class SqliteCompetitionStore:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._parsed = ParsedDocuments()
 
     def version(self) -> int:
         return self.db.generation
@@ -364,7 +402,7 @@ class SqliteCompetitionStore:
                 f"SELECT c.*, {_COUNTS} FROM competitions c WHERE c.id = ?",
                 (str(competition_id),),
             ).fetchone()
-            return None if row is None else _competition(row, documents)
+            return None if row is None else _competition(row, documents, self._parsed)
 
         return await self.db.read(read)
 
