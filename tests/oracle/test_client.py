@@ -295,3 +295,26 @@ async def test_oversized_answers_are_refused(devnet_oracle: OracleHandle) -> Non
     ) as client:
         with pytest.raises(InvalidOracleAnswerError, match="size limit"):
             await client.stations()
+
+
+async def test_an_unchanged_event_is_parsed_once_and_a_changed_one_checked_again(
+    devnet_oracle: OracleHandle, scoring_example: dict[str, Any]
+) -> None:
+    event_id = await _signed_event(devnet_oracle, scoring_example)
+    tamper = {"on": False}
+
+    def maybe_tamper(event: dict[str, Any]) -> None:
+        if tamper["on"]:
+            event["event_announcement"]["locking_points"].reverse()
+
+    transport = _proxy(devnet_oracle.url, _json_rewrite(maybe_tamper))
+    async with NoaaOracleClient(
+        "http://oracle.test", COORDINATOR_SECRET, retry=FAST_RETRY, transport=transport
+    ) as client:
+        first = await client.get_event(event_id)
+        assert await client.get_event(event_id) is first  # the same bytes: not parsed again
+        tamper["on"] = True  # different bytes: parsed and checked again, and refused
+        with pytest.raises(InvalidOracleAnswerError, match="do not match the oracle key"):
+            await client.get_event(event_id)
+        tamper["on"] = False
+        assert await client.get_event(event_id) == first

@@ -23,6 +23,7 @@ import logging
 import random
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,6 +71,7 @@ log = logging.getLogger(__name__)
 RETRYABLE_STATUS: Final = frozenset({429, 502, 503, 504})
 MAX_RESPONSE_BYTES: Final = 16 * 1024 * 1024
 MAX_QUERY_STATIONS: Final = 50
+PARSED_EVENTS: Final = 64  # events whose last parsed answer is kept
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -115,6 +117,9 @@ class NoaaOracleClient:
         self.max_response_bytes = max_response_bytes
         self.max_outcomes = max_outcomes
         self._verified_announcements: dict[uuid.UUID, bytes] = {}
+        # The last answer parsed per event (its SHA-256 and result): an event of many outcomes
+        # is about a megabyte of locking points, and is polled unchanged until attested.
+        self._parsed_events: OrderedDict[uuid.UUID, tuple[bytes, OracleEvent]] = OrderedDict()
         self._last_created_at = 0
         self._http = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout_secs, connect=min(timeout_secs, 5.0)),
@@ -259,7 +264,17 @@ class NoaaOracleClient:
 
     async def get_event(self, event_id: uuid.UUID) -> OracleEvent:
         data = await self._request("GET", f"/oracle/events/{event_id}")
-        return await self._event_from(data, event_id)
+        digest = hashlib.sha256(data).digest()
+        parsed = self._parsed_events.get(event_id)
+        if parsed is not None and parsed[0] == digest:
+            self._parsed_events.move_to_end(event_id)
+            return parsed[1]  # the same bytes, already parsed and checked
+        event = await self._event_from(data, event_id)
+        self._parsed_events[event_id] = (digest, event)
+        self._parsed_events.move_to_end(event_id)
+        while len(self._parsed_events) > PARSED_EVENTS:
+            self._parsed_events.popitem(last=False)
+        return event
 
     async def _event_from(self, data: bytes, event_id: uuid.UUID) -> OracleEvent:
         event = _parse(Event, data, f"/oracle/events/{event_id}")
