@@ -181,3 +181,22 @@ async def test_creation_refuses_shapes_it_cannot_carry(
     await create(world, base)
     with pytest.raises(ConflictError, match="already exists"):
         await create(world, base)
+
+
+async def test_an_entry_sent_again_gets_itself_back_even_once_entries_closed(world: World) -> None:
+    terms = make_terms(2, 1, now=world.now(), start_in=dt.timedelta(minutes=5), values=1,
+                       locations=("KORD",))  # fmt: skip
+    await create(world, terms)
+    seats = [await take_seat(world, await world.player(), terms.id) for _ in range(2)]
+    for seat in seats:
+        await pay(world, seat)
+    first = await submit(world, seats[0], picks("KORD", "Over"))
+    assert await submit(world, seats[0], picks("KORD", "Over")) == first  # a retry
+    with pytest.raises(ValidationError, match="already has an entry"):
+        await submit(world, seats[0], picks("KORD", "Under"))  # not the same entry
+    last = await submit(world, seats[1], picks("KORD", "Par"))
+    c = await world.lc.store.load(terms.id, documents=False)
+    assert c is not None and not c.state.accepts_entries  # the last entry closed them
+    # The answer to the last entry was lost: sending it again returns it, and changes nothing.
+    assert await submit(world, seats[1], picks("KORD", "Par")) == last
+    assert len(await world.lc.store.entries_of(terms.id)) == 2

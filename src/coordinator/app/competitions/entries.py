@@ -39,6 +39,13 @@ async def submit_entry(lc: Lifecycle, caller: str, request: EntryRequest) -> Ent
         raise NotFoundError(f"ticket {request.ticket_id} not found")
     if ticket.competition_id != c.id:
         raise ValidationError("the ticket belongs to another competition")
+    if ticket.has_entry:
+        # A retry after a lost answer gets its entry back, even once entries have closed (the
+        # entry may be what closed them); anything else is refused.
+        existing = await lc.store.entry(request.id)
+        if existing is not None and _same_entry(existing, caller, ticket.id, request):
+            return existing
+        raise ValidationError("the ticket already has an entry")
     if not c.state.accepts_entries or lc.clock() >= c.terms.start_observation_date:
         raise ValidationError("entries are closed for this competition")
     if ticket.reserved_by != caller or ticket.invoice_cancelled_at is not None:
@@ -47,8 +54,6 @@ async def submit_entry(lc: Lifecycle, caller: str, request: EntryRequest) -> Ent
         raise ValidationError(f"the entry id must be {ticket.entry_id}, issued with the ticket")
     if ticket.paid_at is None:
         raise ValidationError("Ticket has not been paid")
-    if ticket.has_entry:
-        raise ValidationError("the ticket already has an entry")
     check_picks(request.expected_observations, c.terms)
     if len(request.ephemeral_pubkey) != 33:
         raise ValidationError("ephemeral_pubkey must be a 33-byte compressed key")
@@ -89,3 +94,17 @@ async def submit_entry(lc: Lifecycle, caller: str, request: EntryRequest) -> Ent
     found = await lc.store.entry(entry.id)
     assert found is not None
     return found
+
+
+def _same_entry(entry: Entry, caller: str, ticket_id: uuid.UUID, request: EntryRequest) -> bool:
+    """Whether ``request`` is the one that stored ``entry`` (sent again)."""
+    return (
+        entry.owner == caller
+        and entry.ticket_id == ticket_id
+        and entry.competition_id == request.event_id
+        and entry.ephemeral_pubkey == request.ephemeral_pubkey
+        and entry.ephemeral_privatekey_encrypted == request.ephemeral_privatekey_encrypted
+        and entry.payout_hash == request.payout_hash
+        and entry.payout_preimage_encrypted == request.payout_preimage_encrypted
+        and tuple(entry.picks) == tuple(request.expected_observations)
+    )
