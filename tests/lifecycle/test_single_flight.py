@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -60,8 +60,11 @@ async def test_a_lock_with_waiters_is_kept_and_a_failing_holder_releases_it() ->
     assert order == ["first", "second"] and len(locks) == 0
 
 
-def counting(obj: Any, name: str) -> Callable[[], int]:
-    """Wrap ``obj.name`` so that its calls are counted; returns the count."""
+def counting(
+    obj: Any, name: str, after: Callable[[], Awaitable[object]] | None = None
+) -> Callable[[], int]:
+    """Wrap ``obj.name`` so that its calls are counted (and each followed by ``after()``, e.g. a
+    write landing during the build); returns the count."""
     calls = 0
     original = getattr(obj, name)
 
@@ -69,7 +72,10 @@ def counting(obj: Any, name: str) -> Callable[[], int]:
         nonlocal calls
         calls += 1
         await asyncio.sleep(0.01)  # let the other requests arrive during the build
-        return await original(*args, **kwargs)
+        result = await original(*args, **kwargs)
+        if after is not None:
+            await after()
+        return result
 
     setattr(obj, name, counted)
     return lambda: calls
@@ -100,30 +106,20 @@ async def test_reads_during_writes_share_a_build_begun_after_they_arrived(world:
     await create(world, terms)
     svc = world.services
     store = svc.lc.store
-    builds = {"page": 0, "load": 0}
 
-    def writing_during(name: str) -> None:
-        """Every call of ``store.name`` is followed by a write that lands during the build."""
-        original = getattr(store, name)
+    async def write() -> None:
+        other = make_terms(3, 1, now=world.now(), values=1, locations=("KORD",))
+        await store.create(other, [], world.now())
 
-        async def build(*args: Any, **kwargs: Any) -> Any:
-            builds[name] += 1
-            result = await original(*args, **kwargs)
-            other = make_terms(3, 1, now=world.now(), values=1, locations=("KORD",))
-            await store.create(other, [], world.now())
-            return result
-
-        setattr(store, name, build)
-
-    writing_during("page")
+    pages = counting(store, "page", after=write)
     lists = await asyncio.gather(*(list_competitions(svc, 10, None, None) for _ in range(20)))
     # The 19 that waited take the first build's answer: it began after they arrived. Each one
     # building again in turn (its answer outdated by the write during the build) would be 20.
-    assert builds["page"] == 1 and all(r.body == lists[0].body for r in lists)
+    assert pages() == 1 and all(r.body == lists[0].body for r in lists)
     listed = len(json.loads(lists[0].body))
     after = await list_competitions(svc, 10, None, None)  # arrived after the write: rebuilt
-    assert builds["page"] == 2 and len(json.loads(after.body)) == listed + 1
+    assert pages() == 2 and len(json.loads(after.body)) == listed + 1
 
-    writing_during("load")
+    loads = counting(store, "load", after=write)
     boards = await asyncio.gather(*(svc.board.rows(terms.id) for _ in range(20)))
-    assert builds["load"] == 1 and all(b == boards[0] for b in boards)
+    assert loads() == 1 and all(b == boards[0] for b in boards)
